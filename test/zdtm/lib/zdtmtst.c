@@ -1,0 +1,281 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "zdtmtst.h"
+
+const char *test_name = "zdtm";
+static const char *pidfile;
+static const char *outfile;
+static volatile int sig_received;
+
+static void sigterm_handler(int sig)
+{
+	(void)sig;
+	sig_received = 1;
+	syscall(SYS_futex, &sig_received, FUTEX_WAKE_PRIVATE, INT_MAX,
+		NULL, NULL, 0);
+}
+
+static void write_all(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		buf += n;
+		len -= n;
+	}
+}
+
+static void vmsg(int fd, const char *prefix, const char *fmt, va_list ap)
+{
+	char buf[4096];
+	int n = 0;
+
+	if (prefix)
+		n = snprintf(buf, sizeof(buf), "%s", prefix);
+	n += vsnprintf(buf + n, sizeof(buf) - n - 1, fmt, ap);
+	if (n > (int)sizeof(buf) - 2)
+		n = sizeof(buf) - 2;
+	if (n == 0 || buf[n - 1] != '\n')
+		buf[n++] = '\n';
+	write_all(fd, buf, n);
+}
+
+void test_msg(const char *fmt, ...)
+{
+	char prefix[64];
+	va_list ap;
+
+	snprintf(prefix, sizeof(prefix), "%s[%d]: ", test_name, getpid());
+	va_start(ap, fmt);
+	vmsg(STDERR_FILENO, prefix, fmt, ap);
+	va_end(ap);
+}
+
+void pass(void)
+{
+	write_all(STDOUT_FILENO, "PASS\n", 5);
+	exit(0);
+}
+
+void fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg(STDOUT_FILENO, "FAIL: ", fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: %s --pidfile=PATH [--outfile=PATH]\n",
+		test_name);
+	exit(2);
+}
+
+void test_init(int argc, char **argv)
+{
+	struct sigaction sa;
+	const char *p;
+	int i;
+
+	p = strrchr(argv[0], '/');
+	test_name = p ? p + 1 : argv[0];
+
+	for (i = 1; i < argc; i++) {
+		if (!strncmp(argv[i], "--pidfile=", 10))
+			pidfile = argv[i] + 10;
+		else if (!strncmp(argv[i], "--outfile=", 10))
+			outfile = argv[i] + 10;
+		else
+			usage();
+	}
+	(void)outfile; /* the runner already made it our stdout/stderr */
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = sigterm_handler;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0; /* no SA_RESTART: the waits see EINTR */
+	if (sigaction(SIGTERM, &sa, NULL))
+		fail("sigaction(SIGTERM): %m");
+}
+
+void test_daemon(void)
+{
+	char tmp[PATH_MAX], buf[32];
+	int fd, n;
+
+	if (!pidfile) {
+		test_msg("no --pidfile, ready (pid %d)", getpid());
+		return;
+	}
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", pidfile) >= (int)sizeof(tmp))
+		fail("pidfile path too long");
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		fail("open %s: %m", tmp);
+	n = snprintf(buf, sizeof(buf), "%d\n", getpid());
+	write_all(fd, buf, n);
+	if (close(fd))
+		fail("close %s: %m", tmp);
+	if (rename(tmp, pidfile))
+		fail("rename %s -> %s: %m", tmp, pidfile);
+}
+
+int test_sig_received(void)
+{
+	return sig_received;
+}
+
+void test_waitsig(void)
+{
+	/*
+	 * A futex wait on the flag: no race with the handler (the kernel
+	 * compares the value), no change to the signal mask, and after an
+	 * interrupt (a dump, a restore, the signal) we simply look again.
+	 */
+	while (!sig_received)
+		syscall(SYS_futex, &sig_received, FUTEX_WAIT_PRIVATE, 0,
+			NULL, NULL, 0);
+}
+
+size_t read_file(const char *path, char *buf, size_t size)
+{
+	size_t len = 0;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		fail("open %s: %m", path);
+	for (;;) {
+		ssize_t n;
+
+		if (len + 1 >= size)
+			fail("%s does not fit in %zu bytes", path, size);
+		n = read(fd, buf + len, size - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			fail("read %s: %m", path);
+		if (n == 0)
+			break;
+		len += n;
+	}
+	close(fd);
+	buf[len] = '\0';
+	return len;
+}
+
+static char mapsbuf[1 << 20];
+
+size_t maps_all(char *buf, size_t size)
+{
+	return read_file("/proc/self/maps", buf, size);
+}
+
+void maps_line(const void *addr, char *out, size_t size)
+{
+	unsigned long a = (unsigned long)addr;
+	char *line, *save = NULL;
+
+	maps_all(mapsbuf, sizeof(mapsbuf));
+	for (line = strtok_r(mapsbuf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		unsigned long s, e;
+
+		if (sscanf(line, "%lx-%lx", &s, &e) != 2)
+			fail("bad maps line: %s", line);
+		if (a >= s && a < e) {
+			snprintf(out, size, "%s", line);
+			return;
+		}
+	}
+	snprintf(out, size, "<no mapping at %p>", addr);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void vma_flags(const void *addr, char *out, size_t size)
+{
+	unsigned long a = (unsigned long)addr;
+	char *line, *save = NULL;
+	int in = 0;
+
+	read_file("/proc/self/smaps", mapsbuf, sizeof(mapsbuf));
+	snprintf(out, size, "<no VmFlags for %p>", addr);
+	for (line = strtok_r(mapsbuf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		unsigned long s, e;
+		char *flags[64], *f, *fs = NULL;
+		size_t nf = 0, i, off = 0;
+
+		if (sscanf(line, "%lx-%lx ", &s, &e) == 2 &&
+		    strchr(line, '-') < strchr(line, ' ')) {
+			in = a >= s && a < e;
+			continue;
+		}
+		if (!in || strncmp(line, "VmFlags:", 8))
+			continue;
+		for (f = strtok_r(line + 8, " ", &fs); f && nf < 64;
+		     f = strtok_r(NULL, " ", &fs))
+			if (strcmp(f, "sd"))
+				flags[nf++] = f;
+		qsort(flags, nf, sizeof(flags[0]), cmp_str);
+		out[0] = '\0';
+		for (i = 0; i < nf && off < size; i++)
+			off += snprintf(out + off, size - off, "%s%s",
+					i ? " " : "", flags[i]);
+		return;
+	}
+}
+
+void fill_pattern(void *p, size_t len, uint32_t seed)
+{
+	uint8_t *b = p;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		b[i] = pattern_byte(seed, i);
+}
+
+size_t check_pattern(const void *p, size_t len, uint32_t seed)
+{
+	const uint8_t *b = p;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (b[i] != pattern_byte(seed, i))
+			return i;
+	return (size_t)-1;
+}
+
+size_t check_zero(const void *p, size_t len)
+{
+	const uint8_t *b = p;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (b[i])
+			return i;
+	return (size_t)-1;
+}

@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * zdtmtst: the tiny library every zdtm test links with.
+ *
+ * Contract with the runner (test/zdtm/zdtm-run):
+ *   NAME --pidfile=PATH --outfile=PATH, cwd = per-test work dir (also $ZDTM_DIR),
+ *   started via setsid(), stdin = /dev/null, stdout+stderr = outfile (O_APPEND).
+ *
+ *   test_init(argc, argv);   parse args, install the SIGTERM handler
+ *   ... set up state ...
+ *   test_daemon();           write the pidfile: "ready to be dumped"
+ *   test_waitsig();          block until SIGTERM (may be dumped/restored here)
+ *   ... check state ...
+ *   pass();  or  fail("reason %d", x);
+ */
+#ifndef ZDTMTST_H
+#define ZDTMTST_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+extern const char *test_name;
+
+void test_init(int argc, char **argv);
+void test_daemon(void);
+void test_waitsig(void);
+/* Non-zero once SIGTERM has been received. */
+int test_sig_received(void);
+
+void pass(void) __attribute__((noreturn));
+void fail(const char *fmt, ...)
+	__attribute__((noreturn, format(printf, 1, 2)));
+void test_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* fail() unless cond, with the stringified condition as reason. */
+#define test_assert(cond)                                                   \
+	do {                                                                \
+		if (!(cond))                                                \
+			fail("%s:%d: assertion failed: %s", __FILE__,       \
+			     __LINE__, #cond);                              \
+	} while (0)
+
+/*
+ * Read a whole (proc) file into buf without malloc; NUL-terminated.
+ * Returns bytes read, fails the test on error or if it does not fit.
+ */
+size_t read_file(const char *path, char *buf, size_t size);
+
+/* Copy of the /proc/self/maps line that contains addr (without '\n'). */
+void maps_line(const void *addr, char *out, size_t size);
+/*
+ * VmFlags of the VMA containing addr from /proc/self/smaps, sorted,
+ * without "sd" (soft-dirty is a dumper's tool, not the app's state).
+ */
+void vma_flags(const void *addr, char *out, size_t size);
+/* The whole /proc/self/maps. */
+size_t maps_all(char *buf, size_t size);
+
+/* Deterministic byte pattern for page filling: depends on seed and offset. */
+static inline uint8_t pattern_byte(uint32_t seed, size_t off)
+{
+	uint32_t x = seed * 2654435761u + (uint32_t)off * 40503u +
+		     (uint32_t)(off >> 12) * 97u;
+
+	x ^= x >> 13;
+	x *= 0x5bd1e995u;
+	x ^= x >> 15;
+	return (uint8_t)x;
+}
+void fill_pattern(void *p, size_t len, uint32_t seed);
+/* Returns offset of first mismatch, or (size_t)-1 if all bytes match. */
+size_t check_pattern(const void *p, size_t len, uint32_t seed);
+/* Returns offset of first non-zero byte, or (size_t)-1. */
+size_t check_zero(const void *p, size_t len);
+
+#endif

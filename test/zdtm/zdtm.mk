@@ -1,0 +1,67 @@
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# zdtm tests and their runner. Include from the top Makefile:
+#     include test/zdtm/zdtm.mk
+# Targets: zdtm (build everything), zdtm-clean.
+# Uses $(CC), $(CFLAGS), $(LDFLAGS) from the caller; sanitizer flags are
+# dropped: the tests are what gets dumped, not the tool.
+
+ZDTM_SRCDIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
+
+# Every test is $(ZDTM_SRCDIR)/NAME.c -> $(ZDTM_SRCDIR)/NAME
+ZDTM_TESTS := \
+	pid \
+	maps_anon \
+	maps_shared_anon \
+	maps_file_private \
+	maps_file_shared \
+	maps_layout \
+	heap_brk \
+	stack \
+	vdso \
+	regs_fpu \
+	sc_nanosleep \
+	sc_clock_nanosleep_abs \
+	sc_pause \
+	sc_poll \
+	sc_poll_inf \
+	sc_pipe_read \
+	sc_wait4 \
+	signals \
+	sigpending_rt \
+	mm_fields \
+	task_misc \
+	chroot \
+	creds \
+	fds \
+	static
+
+ZDTM_STATIC_TESTS := static
+
+ZDTM_CC ?= $(CC)
+ZDTM_CFLAGS ?= $(filter-out -fsanitize=% -O0 -O1 -O3 -Os,$(CFLAGS)) \
+	-std=gnu11 -Wall -Wextra -Werror -O2 -g -I$(ZDTM_SRCDIR)/lib
+ZDTM_LDFLAGS ?= $(filter-out -fsanitize=%,$(LDFLAGS))
+
+ZDTM_BINS := $(addprefix $(ZDTM_SRCDIR)/,$(ZDTM_TESTS))
+ZDTM_LIBOBJ := $(ZDTM_SRCDIR)/lib/zdtmtst.o
+ZDTM_RUNNER := $(ZDTM_SRCDIR)/zdtm-run
+
+zdtm: $(ZDTM_BINS) $(ZDTM_RUNNER)
+
+$(ZDTM_LIBOBJ): $(ZDTM_SRCDIR)/lib/zdtmtst.c $(ZDTM_SRCDIR)/lib/zdtmtst.h
+	$(ZDTM_CC) $(ZDTM_CFLAGS) -c -o $@ $<
+
+$(ZDTM_BINS): %: %.c $(ZDTM_LIBOBJ) $(ZDTM_SRCDIR)/lib/zdtmtst.h
+	$(ZDTM_CC) $(ZDTM_CFLAGS) $(ZDTM_LDFLAGS) \
+		$(if $(filter $(notdir $@),$(ZDTM_STATIC_TESTS)),-static) \
+		-o $@ $< $(ZDTM_LIBOBJ) $(if $(filter $(notdir $@),creds),-lcap)
+
+$(ZDTM_RUNNER): $(ZDTM_SRCDIR)/zdtm-run.c
+	$(ZDTM_CC) $(ZDTM_CFLAGS) $(ZDTM_LDFLAGS) \
+		-DZDTM_TEST_LIST='"$(strip $(ZDTM_TESTS))"' -o $@ $<
+
+zdtm-clean:
+	rm -f $(ZDTM_BINS) $(ZDTM_RUNNER) $(ZDTM_LIBOBJ)
+
+.PHONY: zdtm zdtm-clean
