@@ -28,7 +28,6 @@ ZDTM_TESTS := \
 	sc_pipe_read \
 	sc_wait4 \
 	signals \
-	sigpending_rt \
 	mm_fields \
 	task_misc \
 	chroot \

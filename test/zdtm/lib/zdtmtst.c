@@ -18,6 +18,8 @@ const char *test_name = "zdtm";
 static const char *pidfile;
 static const char *outfile;
 static volatile int sig_received;
+static int pidfile_dirfd = AT_FDCWD;
+static const char *pidfile_base;
 
 static void sigterm_handler(int sig)
 {
@@ -117,8 +119,34 @@ void test_init(int argc, char **argv)
 		fail("sigaction(SIGTERM): %m");
 }
 
+void test_keep_pidfile_dir(void)
+{
+	char dir[PATH_MAX];
+	const char *slash;
+
+	if (!pidfile)
+		return;
+	slash = strrchr(pidfile, '/');
+	if (!slash) {
+		if (!getcwd(dir, sizeof(dir)))
+			fail("getcwd: %m");
+		pidfile_base = pidfile;
+	} else {
+		if (slash == pidfile)
+			snprintf(dir, sizeof(dir), "/");
+		else
+			snprintf(dir, sizeof(dir), "%.*s",
+				 (int)(slash - pidfile), pidfile);
+		pidfile_base = slash + 1;
+	}
+	pidfile_dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (pidfile_dirfd < 0)
+		fail("open %s: %m", dir);
+}
+
 void test_daemon(void)
 {
+	const char *name = pidfile_base ? pidfile_base : pidfile;
 	char tmp[PATH_MAX], buf[32];
 	int fd, n;
 
@@ -126,17 +154,22 @@ void test_daemon(void)
 		test_msg("no --pidfile, ready (pid %d)", getpid());
 		return;
 	}
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", pidfile) >= (int)sizeof(tmp))
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", name) >= (int)sizeof(tmp))
 		fail("pidfile path too long");
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = openat(pidfile_dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+		    0644);
 	if (fd < 0)
 		fail("open %s: %m", tmp);
 	n = snprintf(buf, sizeof(buf), "%d\n", getpid());
 	write_all(fd, buf, n);
 	if (close(fd))
 		fail("close %s: %m", tmp);
-	if (rename(tmp, pidfile))
-		fail("rename %s -> %s: %m", tmp, pidfile);
+	if (renameat(pidfile_dirfd, tmp, pidfile_dirfd, name))
+		fail("rename %s -> %s: %m", tmp, name);
+	if (pidfile_dirfd != AT_FDCWD) {
+		close(pidfile_dirfd);
+		pidfile_dirfd = AT_FDCWD;
+	}
 }
 
 int test_sig_received(void)

@@ -26,6 +26,11 @@ extern const char *test_name;
 
 void test_init(int argc, char **argv);
 void test_daemon(void);
+/*
+ * For a test that chroots or changes cwd before test_daemon(): keep a handle
+ * on the pidfile's directory (closed again by test_daemon()).
+ */
+void test_keep_pidfile_dir(void);
 void test_waitsig(void);
 /* Non-zero once SIGTERM has been received. */
 int test_sig_received(void);
