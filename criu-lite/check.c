@@ -1,0 +1,381 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * check: probe each kernel feature once, by using it, never by the kernel
+ * version, and say what its absence costs.
+ */
+#include <asm/prctl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/capability.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "crtools.h"
+#include "log.h"
+#include "proc.h"
+#include "syscalls.h"
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+#ifndef PTRACE_GET_RSEQ_CONFIGURATION
+#define PTRACE_GET_RSEQ_CONFIGURATION 0x420f
+#endif
+#ifndef UFFD_USER_MODE_ONLY
+#define UFFD_USER_MODE_ONLY 1
+#endif
+#ifndef UFFD_FEATURE_WP_UNPOPULATED
+#define UFFD_FEATURE_WP_UNPOPULATED (1 << 13)
+#endif
+#ifndef UFFD_FEATURE_WP_ASYNC
+#define UFFD_FEATURE_WP_ASYNC (1 << 15)
+#endif
+#ifndef CAP_CHECKPOINT_RESTORE
+#define CAP_CHECKPOINT_RESTORE 40
+#endif
+
+/* PAGEMAP_SCAN (6.7) is newer than these headers */
+struct pm_scan_arg_compat {
+	uint64_t size, flags, start, end, walk_end, vec, vec_len;
+	uint64_t max_pages, category_inverted, category_mask;
+	uint64_t category_anyof_mask, return_mask;
+};
+#define PAGEMAP_SCAN_COMPAT _IOWR('f', 16, struct pm_scan_arg_compat)
+
+static int probe_clone3_set_tid(void)
+{
+	pid_t self = getpid();
+	struct clone_args args = {
+		.exit_signal = SIGCHLD,
+		.set_tid = (uint64_t)(uintptr_t)&self,
+		.set_tid_size = 1,
+	};
+	long pid = sys_clone3(&args, sizeof(args));
+
+	if (pid == 0)
+		_exit(0);
+	if (pid > 0) {
+		waitpid(pid, NULL, 0);
+		return 0;
+	}
+	/* our own PID is taken: EEXIST means set_tid was understood */
+	return errno == EEXIST;
+}
+
+static int probe_pidfd_open(void)
+{
+	int fd = sys_pidfd_open(getpid(), 0);
+
+	if (fd < 0)
+		return 0;
+	close(fd);
+	return 1;
+}
+
+static int probe_pidfd_getfd(void)
+{
+	int pfd = sys_pidfd_open(getpid(), 0), fd;
+
+	if (pfd < 0)
+		return 0;
+	fd = sys_pidfd_getfd(pfd, pfd, 0);
+	close(pfd);
+	if (fd < 0)
+		return 0;
+	close(fd);
+	return 1;
+}
+
+static int probe_pidfd_send_signal(void)
+{
+	int pfd = sys_pidfd_open(getpid(), 0), ret;
+
+	if (pfd < 0)
+		return 0;
+	ret = sys_pidfd_send_signal(pfd, 0, NULL, 0);
+	close(pfd);
+	return ret == 0;
+}
+
+static int probe_waitid_pidfd(void)
+{
+	int pfd = sys_pidfd_open(getpid(), 0), ret;
+	siginfo_t si;
+
+	if (pfd < 0)
+		return 0;
+	ret = waitid(P_PIDFD, pfd, &si, WEXITED | WNOHANG);
+	close(pfd);
+	/* we are not our own child: ECHILD, once P_PIDFD is understood */
+	return ret < 0 && errno == ECHILD;
+}
+
+static int probe_process_madvise(void)
+{
+	int pfd = sys_pidfd_open(getpid(), 0);
+	struct iovec iov;
+	ssize_t ret;
+
+	if (pfd < 0)
+		return 0;
+	iov.iov_len = getpagesize();
+	iov.iov_base = mmap(NULL, iov.iov_len, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (iov.iov_base == MAP_FAILED) {
+		close(pfd);
+		return 0;
+	}
+	*(volatile char *)iov.iov_base = 1;
+	ret = sys_process_madvise(pfd, &iov, 1, MADV_COLD, 0);
+	munmap(iov.iov_base, iov.iov_len);
+	close(pfd);
+	return ret == (ssize_t)iov.iov_len;
+}
+
+static int probe_prctl_mm_map(void)
+{
+	unsigned int size = 0;
+
+	return prctl(PR_SET_MM, PR_SET_MM_MAP_SIZE, &size, 0, 0) == 0 &&
+	       size == sizeof(struct prctl_mm_map);
+}
+
+static int probe_map_vdso(void)
+{
+	/* the vdso is mapped already: EEXIST means the call exists */
+	return syscall(SYS_arch_prctl, ARCH_MAP_VDSO_64, 0x10000UL) < 0 &&
+	       errno == EEXIST;
+}
+
+static int probe_vvar_vclock(void)
+{
+	char buf[65536];
+	ssize_t n = proc_read_file(getpid(), "maps", buf, sizeof(buf) - 1);
+
+	if (n < 0)
+		return 0;
+	buf[n] = 0;
+	return strstr(buf, "[vvar_vclock]") != NULL;
+}
+
+/* ptrace requests on a stopped child of ours */
+static int probe_ptrace(int what)
+{
+	uint64_t mask, cfg[3];
+	int status, ok = 0;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return 0;
+	if (pid == 0) {
+		pause();
+		_exit(0);
+	}
+	if (ptrace(PTRACE_SEIZE, pid, NULL, NULL) == 0 &&
+	    ptrace(PTRACE_INTERRUPT, pid, NULL, NULL) == 0 &&
+	    waitpid(pid, &status, __WALL) == pid) {
+		if (what == 0)
+			ok = 1;
+		else if (what == 1)
+			ok = ptrace(PTRACE_GETSIGMASK, pid, sizeof(mask), &mask) == 0;
+		else
+			ok = ptrace(PTRACE_GET_RSEQ_CONFIGURATION, pid,
+				    sizeof(cfg), cfg) >= 0;
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, __WALL);
+	return ok;
+}
+
+static int probe_ptrace_seize(void) { return probe_ptrace(0); }
+static int probe_ptrace_sigmask(void) { return probe_ptrace(1); }
+static int probe_ptrace_rseq(void) { return probe_ptrace(2); }
+
+static int probe_pagemap_scan(void)
+{
+	struct pm_scan_arg_compat arg = { .size = sizeof(arg) };
+	int fd = open("/proc/self/pagemap", O_RDONLY), ret;
+
+	if (fd < 0)
+		return 0;
+	arg.start = arg.end = 0x10000;
+	ret = ioctl(fd, PAGEMAP_SCAN_COMPAT, &arg);
+	close(fd);
+	return ret == 0;
+}
+
+static int uffd_features(uint64_t want)
+{
+	struct uffdio_api api = { .api = UFFD_API, .features = want };
+	int fd = syscall(SYS_userfaultfd, O_CLOEXEC | UFFD_USER_MODE_ONLY), ok;
+
+	if (fd < 0)
+		return 0;
+	ok = ioctl(fd, UFFDIO_API, &api) == 0 &&
+	     (api.features & want) == want;
+	close(fd);
+	return ok;
+}
+
+static int probe_uffd(void) { return uffd_features(0); }
+static int probe_uffd_wp_async(void)
+{
+	return uffd_features(UFFD_FEATURE_WP_ASYNC |
+			     UFFD_FEATURE_WP_UNPOPULATED);
+}
+
+/* A page written after clear_refs=4 has bit 55 set only with soft-dirty. */
+static int probe_soft_dirty(void)
+{
+	int pm = open("/proc/self/pagemap", O_RDONLY), cr, ok = 0;
+	long page = getpagesize();
+	uint64_t pme = 0;
+	char *p;
+
+	cr = open("/proc/self/clear_refs", O_WRONLY);
+	p = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		 -1, 0);
+	if (pm >= 0 && cr >= 0 && p != MAP_FAILED && write(cr, "4", 1) == 1) {
+		*(volatile char *)p = 1;
+		if (pread(pm, &pme, 8, ((uintptr_t)p / page) * 8) == 8)
+			ok = !!(pme & PME_SOFT_DIRTY);
+	}
+	if (p != MAP_FAILED)
+		munmap(p, page);
+	if (pm >= 0)
+		close(pm);
+	if (cr >= 0)
+		close(cr);
+	return ok;
+}
+
+static int probe_kpageflags(void)
+{
+	uint64_t v;
+	int fd = open("/proc/kpageflags", O_RDONLY), ok;
+
+	if (fd < 0)
+		return 0;
+	ok = pread(fd, &v, sizeof(v), 0) == sizeof(v);
+	close(fd);
+	return ok;
+}
+
+static int probe_page_idle(void)
+{
+	return access("/sys/kernel/mm/page_idle/bitmap", R_OK) == 0;
+}
+
+static int probe_cap_checkpoint_restore(void)
+{
+	cap_t caps = cap_get_proc();
+	cap_flag_value_t v1 = CAP_CLEAR, v2 = CAP_CLEAR;
+
+	if (!caps)
+		return 0;
+	cap_get_flag(caps, CAP_CHECKPOINT_RESTORE, CAP_EFFECTIVE, &v1);
+	cap_get_flag(caps, CAP_SYS_ADMIN, CAP_EFFECTIVE, &v2);
+	cap_free(caps);
+	return v1 == CAP_SET || v2 == CAP_SET;
+}
+
+struct feature {
+	const char *name;
+	int required;	/* dump or restore refuses without it */
+	int (*probe)(void);
+	const char *cost;
+};
+
+static const struct feature features[] = {
+	{ "clone3_set_tid", 1, probe_clone3_set_tid,
+	  "restore can't choose PIDs: nothing can be restored" },
+	{ "cap_checkpoint_restore", 1, probe_cap_checkpoint_restore,
+	  "clone3(set_tid) and PR_SET_MM_MAP are refused: run as root" },
+	{ "pidfd_open", 1, probe_pidfd_open,
+	  "dump can't pin tasks: a recycled PID could be mistaken for one" },
+	{ "pidfd_send_signal", 1, probe_pidfd_send_signal,
+	  "signals go by PID, racing with PID reuse" },
+	{ "waitid_pidfd", 1, probe_waitid_pidfd,
+	  "restore can't wait for the restored task by pidfd" },
+	{ "ptrace_seize", 1, probe_ptrace_seize,
+	  "tasks can't be frozen: nothing can be dumped" },
+	{ "ptrace_sigmask", 1, probe_ptrace_sigmask,
+	  "blocked signal masks can't be read or set" },
+	{ "ptrace_rseq", 1, probe_ptrace_rseq,
+	  "rseq registrations (glibc >= 2.35 makes one) can't be dumped" },
+	{ "prctl_mm_map", 1, probe_prctl_mm_map,
+	  "brk, stack, arg/env bounds, auxv and exe can't be restored" },
+	{ "arch_map_vdso", 1, probe_map_vdso,
+	  "the vdso can't be moved to its dumped address" },
+	{ "vvar_vclock", 0, probe_vvar_vclock,
+	  "none: an older vdso layout (vvar + vdso), which restore follows" },
+	{ "pidfd_getfd", 0, probe_pidfd_getfd,
+	  "descriptors must be reopened by path instead of taken over" },
+	{ "process_madvise", 0, probe_process_madvise,
+	  "restored memory stays hot: cold pages can't be re-marked" },
+	{ "pagemap_scan", 0, probe_pagemap_scan,
+	  "dirty tracking without soft-dirty is impossible: no incremental dumps" },
+	{ "userfaultfd", 0, probe_uffd,
+	  "no lazy (post-copy) restore" },
+	{ "uffd_wp_async", 0, probe_uffd_wp_async,
+	  "no write tracking through userfaultfd for incremental dumps" },
+	{ "soft_dirty", 0, probe_soft_dirty,
+	  "incremental dumps must track writes with PAGEMAP_SCAN + uffd-wp" },
+	{ "kpageflags", 0, probe_kpageflags,
+	  "page temperature (active/inactive LRU) can't be read at dump" },
+	{ "page_idle", 0, probe_page_idle,
+	  "no idle-page tracking: temperature comes from LRU flags only" },
+};
+
+int cr_check(void)
+{
+	int missing = 0, json_first = 1;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(features); i++) {
+		const struct feature *f = &features[i];
+		int present;
+
+		if (opts.feature && strcmp(opts.feature, f->name))
+			continue;
+		if (!opts.feature && !opts.check_all && !f->required)
+			continue;
+		present = f->probe();
+		if (!present && f->required)
+			missing++;
+		if (opts.json) {
+			printf("%s{\"feature\": \"%s\", \"present\": %s, \"required\": %s}",
+			       json_first ? "[" : ", ", f->name,
+			       present ? "true" : "false",
+			       f->required ? "true" : "false");
+			json_first = 0;
+		} else if (present) {
+			printf("%-24s present\n", f->name);
+		} else {
+			printf("%-24s ABSENT%s: %s\n", f->name,
+			       f->required ? " (required)" : "", f->cost);
+		}
+		if (opts.feature)
+			return present ? 0 : 1;
+	}
+	if (opts.json)
+		printf("%s]\n", json_first ? "[" : "");
+	if (opts.feature) {
+		pr_err("Unknown feature \"%s\"\n", opts.feature);
+		return 2;
+	}
+	if (!opts.json)
+		printf(missing ? "%d required feature(s) missing\n" :
+				 "Looks good.\n", missing);
+	return missing ? 1 : 0;
+}

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+#ifndef CRIU_LITE_CRTOOLS_H
+#define CRIU_LITE_CRTOOLS_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "core.pb-c.h"
+#include "fdinfo.pb-c.h"
+#include "inventory.pb-c.h"
+#include "mm.pb-c.h"
+#include "pagemap.pb-c.h"
+#include "pidref.h"
+#include "ptrace.h"
+#include "pstree.pb-c.h"
+#include "regfile.pb-c.h"
+#include "stats.pb-c.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+struct opts {
+	const char *dir;
+	pid_t pid;
+	int leave_running;
+	int detach;
+	int json;
+	int check_all;
+	const char *feature;
+	const char *log_file;
+	int verbosity;
+};
+extern struct opts opts;
+
+int cr_dump(void);
+int cr_restore(void);
+int cr_check(void);
+int cr_show(const char *path);
+
+/* microseconds on CLOCK_MONOTONIC, for the statistics */
+uint64_t now_us(void);
+
+#endif

@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <stdio.h>
+
+#include "images.h"
+#include "log.h"
+
+#define KIND(n) (0x58310000u + (n))
+
+const struct img_kind img_kinds[IMG_NR_KINDS] = {
+	[IMG_INVENTORY] = { KIND(1), "inventory.img", NULL,
+			    &inventory_entry__descriptor },
+	[IMG_PSTREE] = { KIND(2), "pstree.img", NULL, &pstree_entry__descriptor },
+	[IMG_CORE] = { KIND(3), "core-%u.img", NULL,
+		       &task_core_entry__descriptor },
+	[IMG_MM] = { KIND(4), "mm-%u.img", NULL, &mm_entry__descriptor },
+	[IMG_PAGEMAP] = { KIND(5), "pagemap-%u.img", &pagemap_head__descriptor,
+			  &pagemap_entry__descriptor },
+	[IMG_FDINFO] = { KIND(6), "fdinfo-%u.img", NULL,
+			 &fdinfo_entry__descriptor },
+	[IMG_REG_FILES] = { KIND(7), "reg-files.img", NULL,
+			    &reg_file_entry__descriptor },
+	[IMG_STATS_DUMP] = { KIND(8), "stats-dump.img", NULL,
+			     &dump_stats_entry__descriptor },
+	[IMG_STATS_RESTORE] = { KIND(9), "stats-restore.img", NULL,
+				&restore_stats_entry__descriptor },
+};
+
+const char *image_name(enum img_kind_id kind, unsigned int id, char *buf,
+		       size_t size)
+{
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+	snprintf(buf, size, img_kinds[kind].fmt, id);
+#pragma GCC diagnostic pop
+	return buf;
+}
+
+struct cr_img *open_image(int dirfd, enum img_kind_id kind, unsigned int id)
+{
+	char name[64];
+
+	return img_open(dirfd, image_name(kind, id, name, sizeof(name)),
+			img_kinds[kind].magic);
+}
+
+struct cr_img *create_image(int dirfd, enum img_kind_id kind, unsigned int id)
+{
+	char name[64];
+
+	return img_create(dirfd, image_name(kind, id, name, sizeof(name)),
+			  img_kinds[kind].magic);
+}
+
+ProtobufCMessage *read_one_msg(int dirfd, enum img_kind_id kind,
+			       unsigned int id)
+{
+	struct cr_img *img = open_image(dirfd, kind, id);
+	ProtobufCMessage *msg = NULL;
+	int ret;
+
+	if (!img)
+		return NULL;
+	ret = img_read_msg(img, img_kinds[kind].entry, &msg);
+	if (ret == 0)
+		pr_err("Image %s is empty\n", img->name);
+	img_close(img);
+	return ret == 1 ? msg : NULL;
+}
+
+int write_one_msg(int dirfd, enum img_kind_id kind, unsigned int id,
+		  const ProtobufCMessage *msg)
+{
+	struct cr_img *img = create_image(dirfd, kind, id);
+
+	if (!img)
+		return -1;
+	if (img_write_msg(img, msg)) {
+		img_close_write(img);
+		return -1;
+	}
+	return img_close_write(img);
+}

@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* criu-lite: command line. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crtools.h"
+#include "log.h"
+
+struct opts opts;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"Usage:\n"
+"  criu-lite dump    -t PID -D DIR [--leave-running] [-v[N]] [-o LOG]\n"
+"  criu-lite restore -D DIR [-d] [-v[N]] [-o LOG]\n"
+"  criu-lite check   [--all] [--feature NAME]\n"
+"  criu-lite show    DIR|FILE [--json]\n"
+"\n"
+"Options:\n"
+"  -t, --tree PID        the process to dump\n"
+"  -D, --images-dir DIR  where images are written and read\n"
+"  -R, --leave-running   dump: let the process run on after the dump\n"
+"  -d, --restore-detached  restore: exit once the process runs\n"
+"  -v[N], --verbosity    1 errors, 2 warnings (default), 3 info, 4 debug\n"
+"  -o, --log-file LOG    write the log (at the -v level) to LOG\n"
+"      --all             check: also probe features restore does not need\n"
+"      --feature NAME    check: probe one feature, exit 0 if present\n"
+"      --json            show: JSON instead of text\n"
+"  -h, --help            this text\n"
+"See criu-lite(8).\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "tree", required_argument, NULL, 't' },
+		{ "images-dir", required_argument, NULL, 'D' },
+		{ "leave-running", no_argument, NULL, 'R' },
+		{ "restore-detached", no_argument, NULL, 'd' },
+		{ "verbosity", optional_argument, NULL, 'v' },
+		{ "log-file", required_argument, NULL, 'o' },
+		{ "all", no_argument, NULL, 1 },
+		{ "feature", required_argument, NULL, 2 },
+		{ "json", no_argument, NULL, 3 },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	const char *cmd;
+	char *end;
+	int c, ret;
+
+	opts.verbosity = LOG_WARN;
+	while ((c = getopt_long(argc, argv, "t:D:Rdv::o:h", lopts, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			opts.pid = strtol(optarg, &end, 10);
+			if (*end || opts.pid <= 0) {
+				fprintf(stderr, "Error: -t needs a PID, not \"%s\"\n",
+					optarg);
+				return 1;
+			}
+			break;
+		case 'D':
+			opts.dir = optarg;
+			break;
+		case 'R':
+			opts.leave_running = 1;
+			break;
+		case 'd':
+			opts.detach = 1;
+			break;
+		case 'v':
+			if (!optarg)
+				opts.verbosity++;
+			else if (optarg[0] == 'v')
+				opts.verbosity += strlen(optarg) + 1;
+			else
+				opts.verbosity = atoi(optarg);
+			break;
+		case 'o':
+			opts.log_file = optarg;
+			break;
+		case 1:
+			opts.check_all = 1;
+			break;
+		case 2:
+			opts.feature = optarg;
+			break;
+		case 3:
+			opts.json = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 1;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 1;
+	}
+	cmd = argv[optind++];
+	log_set_level(opts.verbosity);
+	if (opts.log_file && log_set_file(opts.log_file)) {
+		perror(opts.log_file);
+		return 1;
+	}
+
+	if (!strcmp(cmd, "dump") || !strcmp(cmd, "restore")) {
+		if (!opts.dir) {
+			pr_err("%s needs an images directory: -D DIR\n", cmd);
+			return 1;
+		}
+		ret = cmd[0] == 'd' ? cr_dump() : cr_restore();
+	} else if (!strcmp(cmd, "check")) {
+		ret = cr_check();
+	} else if (!strcmp(cmd, "show")) {
+		if (optind >= argc && !opts.dir) {
+			pr_err("show needs a directory or an image file\n");
+			return 1;
+		}
+		ret = cr_show(optind < argc ? argv[optind] : opts.dir);
+	} else {
+		fprintf(stderr, "Error: unknown command \"%s\"\n", cmd);
+		usage(stderr);
+		return 1;
+	}
+	log_close();
+	return ret;
+}

@@ -1,0 +1,487 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Page contents. Dump walks pagemap to find the pages that exist (present or
+ * swapped; in private file mappings only those the task changed), copies
+ * them with process_vm_readv through one bounded buffer into pages-ID.img,
+ * and records the runs in pagemap-ID.img. Restore populates the runs and has
+ * the task preadv() the image straight into place.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "images.h"
+#include "log.h"
+#include "task.h"
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE	23
+#endif
+
+#define COPY_BUF_SIZE	(4u << 20)
+#define PM_BATCH	32768		/* pagemap entries read at once */
+#define IOV_BATCH	1024		/* UIO_MAXIOV */
+#define POPULATE_MIN	16		/* smaller runs just fault in */
+#define PREADV_MAX	(1ULL << 30)
+
+struct page_run {
+	uint64_t vaddr;
+	uint64_t nr;
+};
+
+struct pages_dumper {
+	struct dump_task *t;
+	int pages_fd;
+	int mem_fd;
+	unsigned char *buf;
+	struct iovec riov[IOV_BATCH];
+	int niov;
+	size_t buffered;
+	struct page_run *runs;
+	size_t nr_runs, cap_runs;
+	uint64_t written;
+	uint64_t start_us;
+	long page;
+	int new_vma;
+};
+
+static int add_run(struct pages_dumper *pd, uint64_t vaddr, uint64_t nr)
+{
+	struct page_run *last = pd->nr_runs ? &pd->runs[pd->nr_runs - 1] : NULL;
+
+	/* runs stop at VMA boundaries: restore fills one VMA at a time */
+	if (last && !pd->new_vma && last->vaddr + last->nr * pd->page == vaddr &&
+	    last->nr + nr <= UINT32_MAX) {
+		last->nr += nr;
+		return 0;
+	}
+	if (pd->nr_runs == pd->cap_runs) {
+		size_t cap = pd->cap_runs ? pd->cap_runs * 2 : 256;
+		struct page_run *nr_ = realloc(pd->runs, cap * sizeof(*nr_));
+
+		if (!nr_) {
+			pr_err("Out of memory for %zu page runs\n", cap);
+			return -1;
+		}
+		pd->runs = nr_;
+		pd->cap_runs = cap;
+	}
+	pd->runs[pd->nr_runs++] = (struct page_run){ vaddr, nr };
+	pd->new_vma = 0;
+	return 0;
+}
+
+/* Unreadable VMAs (PROT_NONE, write-only): /proc/PID/mem reads them anyway. */
+static int read_via_mem(struct pages_dumper *pd, const struct iovec *riov,
+			unsigned char *dst)
+{
+	char path[64];
+	ssize_t n;
+
+	if (pd->mem_fd < 0) {
+		snprintf(path, sizeof(path), "/proc/%d/mem", pd->t->pid);
+		pd->mem_fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (pd->mem_fd < 0) {
+			pr_perror("Can't open %s", path);
+			return -1;
+		}
+	}
+	n = pread(pd->mem_fd, dst, riov->iov_len, (off_t)riov->iov_base);
+	if (n != (ssize_t)riov->iov_len) {
+		pr_perror("PID %d: can't read %zu bytes at %p", pd->t->pid,
+			  riov->iov_len, riov->iov_base);
+		return -1;
+	}
+	return 0;
+}
+
+static int flush_pages(struct pages_dumper *pd)
+{
+	struct iovec liov = { .iov_base = pd->buf, .iov_len = pd->buffered };
+	size_t off = 0, done;
+	ssize_t n;
+	int i;
+
+	if (!pd->niov)
+		return 0;
+	n = process_vm_readv(pd->t->pid, &liov, 1, pd->riov, pd->niov, 0);
+	done = n > 0 ? n : 0;
+	/* the kernel stops at the first iovec it could not read */
+	for (i = 0; i < pd->niov; i++) {
+		size_t len = pd->riov[i].iov_len;
+
+		if (off + len > done && read_via_mem(pd, &pd->riov[i], pd->buf + off))
+			return -1;
+		off += len;
+	}
+	for (off = 0; off < pd->buffered;) {
+		n = write(pd->pages_fd, pd->buf + off, pd->buffered - off);
+		if (n < 0) {
+			pr_perror("Can't write the pages image of PID %d",
+				  pd->t->pid);
+			return -1;
+		}
+		off += n;
+	}
+	pd->written += pd->buffered;
+	pd->niov = 0;
+	pd->buffered = 0;
+	progress("Dumping memory", pd->written, 0, pd->start_us);
+	return 0;
+}
+
+static int queue_copy(struct pages_dumper *pd, uint64_t vaddr, uint64_t nr)
+{
+	uint64_t len = nr * pd->page;
+
+	while (len) {
+		size_t chunk = COPY_BUF_SIZE - pd->buffered;
+
+		if (chunk > len)
+			chunk = len;
+		pd->riov[pd->niov].iov_base = (void *)vaddr;
+		pd->riov[pd->niov].iov_len = chunk;
+		pd->niov++;
+		pd->buffered += chunk;
+		vaddr += chunk;
+		len -= chunk;
+		if ((pd->buffered == COPY_BUF_SIZE || pd->niov == IOV_BATCH) &&
+		    flush_pages(pd))
+			return -1;
+	}
+	return 0;
+}
+
+static int page_wanted(const VmaEntry *v, uint64_t pme)
+{
+	if (pme & PME_SWAP)
+		return 1;
+	if (!(pme & PME_PRESENT))
+		return 0;
+	/* private file mappings: only pages the task wrote (now anonymous) */
+	if (v->kind == VMA_KIND__VMA_FILE)
+		return !(pme & PME_FILE);
+	return 1;
+}
+
+static int vma_has_contents(const VmaEntry *v)
+{
+	if (v->kind == VMA_KIND__VMA_ANON)
+		return 1;
+	/* shared file mappings live in the file itself */
+	return v->kind == VMA_KIND__VMA_FILE && !(v->flags & MAP_SHARED);
+}
+
+static int dump_vma_pages(struct pages_dumper *pd, int pm_fd, VmaEntry *v,
+			  uint64_t *pme, struct dump_stats *st)
+{
+	uint64_t addr = v->start;
+
+	pd->new_vma = 1;
+	while (addr < v->end) {
+		uint64_t nr = (v->end - addr) / pd->page, i, run = 0;
+
+		if (nr > PM_BATCH)
+			nr = PM_BATCH;
+		if (pagemap_read_entries(pm_fd, addr, nr, pme) < 0)
+			return -1;
+		st->pages_scanned += nr;
+		for (i = 0; i <= nr; i++) {
+			if (i < nr && page_wanted(v, pme[i])) {
+				run++;
+				continue;
+			}
+			if (!run)
+				continue;
+			uint64_t start = addr + (i - run) * pd->page;
+
+			if (add_run(pd, start, run) || queue_copy(pd, start, run))
+				return -1;
+			v->dumped_pages += run;
+			run = 0;
+		}
+		addr += nr * pd->page;
+	}
+	st->pages_written += v->dumped_pages;
+	return 0;
+}
+
+static int write_pagemap(int dirfd, struct pages_dumper *pd, unsigned int id,
+			 uint64_t nr_pages)
+{
+	struct cr_img *img = create_image(dirfd, IMG_PAGEMAP, id);
+	PagemapHead head = PAGEMAP_HEAD__INIT;
+	size_t i;
+
+	if (!img)
+		return -1;
+	head.pages_id = id;
+	head.nr_pages = nr_pages;
+	if (img_write_msg(img, &head.base))
+		goto err;
+	for (i = 0; i < pd->nr_runs; i++) {
+		PagemapEntry pe = PAGEMAP_ENTRY__INIT;
+
+		pe.vaddr = pd->runs[i].vaddr;
+		pe.nr_pages = pd->runs[i].nr;
+		if (img_write_msg(img, &pe.base))
+			goto err;
+	}
+	return img_close_write(img);
+err:
+	img_close_write(img);
+	return -1;
+}
+
+int pages_dump(int dirfd, struct dump_task *t, struct dump_stats *st)
+{
+	struct pages_dumper pd = { .t = t, .mem_fd = -1, .page = getpagesize() };
+	unsigned int id = t->mm->pages_id;
+	uint64_t *pme = NULL, t0 = now_us();
+	char name[64];
+	int pm_fd, ret = -1;
+	size_t i;
+
+	pd.start_us = t0;
+	snprintf(name, sizeof(name), PAGES_IMG_FMT, id);
+	pd.pages_fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+			     0600);
+	if (pd.pages_fd < 0) {
+		pr_perror("Can't create image %s", name);
+		return -1;
+	}
+	pm_fd = pagemap_open(t->pid);
+	pd.buf = aligned_alloc(pd.page, COPY_BUF_SIZE);
+	pme = malloc(PM_BATCH * sizeof(*pme));
+	if (pm_fd < 0 || !pd.buf || !pme) {
+		pr_err("Can't set up the memory dump of PID %d\n", t->pid);
+		goto out;
+	}
+	for (i = 0; i < t->mm->n_vmas; i++) {
+		VmaEntry *v = t->mm->vmas[i];
+
+		if (vma_has_contents(v) && dump_vma_pages(&pd, pm_fd, v, pme, st))
+			goto out;
+	}
+	if (flush_pages(&pd))
+		goto out;
+	progress_done();
+	st->pages_skipped = st->pages_scanned - st->pages_written;
+	st->image_bytes += pd.written;
+	ret = write_pagemap(dirfd, &pd, id, st->pages_written);
+	pr_info("PID %d: %" PRIu64 " pages in %zu runs written, %" PRIu64 " scanned\n",
+		t->pid, st->pages_written, pd.nr_runs, st->pages_scanned);
+out:
+	st->memdump_us += now_us() - t0;
+	if (pm_fd >= 0)
+		close(pm_fd);
+	if (pd.mem_fd >= 0)
+		close(pd.mem_fd);
+	if (close(pd.pages_fd) && !ret) {
+		pr_perror("Can't close image %s", name);
+		ret = -1;
+	}
+	free(pme);
+	free(pd.buf);
+	free(pd.runs);
+	return ret;
+}
+
+/* Restore side */
+
+struct pages_reader {
+	struct cr_img *img;
+	PagemapHead *head;
+};
+
+static int pagemap_open_read(int dirfd, unsigned int id, struct pages_reader *pr)
+{
+	ProtobufCMessage *msg;
+
+	pr->img = open_image(dirfd, IMG_PAGEMAP, id);
+	if (!pr->img)
+		return -1;
+	if (img_read_msg(pr->img, &pagemap_head__descriptor, &msg) != 1) {
+		pr_err("Image %s has no head\n", pr->img->name);
+		img_close(pr->img);
+		return -1;
+	}
+	pr->head = (PagemapHead *)msg;
+	return 0;
+}
+
+static void pagemap_close_read(struct pages_reader *pr)
+{
+	protobuf_c_message_free_unpacked(&pr->head->base, NULL);
+	img_close(pr->img);
+}
+
+static int pagemap_next(struct pages_reader *pr, PagemapEntry **pe)
+{
+	return img_read_msg(pr->img, &pagemap_entry__descriptor,
+			    (ProtobufCMessage **)pe);
+}
+
+/* Every run lies in one VMA that has contents; counts match the pages file. */
+int pages_validate(int dirfd, const MmEntry *mm)
+{
+	uint64_t total = 0, page = getpagesize();
+	struct pages_reader pr;
+	PagemapEntry *pe;
+	struct stat st;
+	char name[64];
+	int ret;
+
+	if (pagemap_open_read(dirfd, mm->pages_id, &pr))
+		return -1;
+	while ((ret = pagemap_next(&pr, &pe)) == 1) {
+		const VmaEntry *v = mm_find_vma(mm, pe->vaddr);
+		uint64_t end = pe->vaddr + pe->nr_pages * page;
+
+		if (!v || end > v->end || !vma_has_contents(v) || !pe->nr_pages) {
+			pr_err("Image %s: run %#" PRIx64 "+%u pages is outside any dumped VMA\n",
+			       pr.img->name, pe->vaddr, pe->nr_pages);
+			protobuf_c_message_free_unpacked(&pe->base, NULL);
+			ret = -1;
+			break;
+		}
+		total += pe->nr_pages;
+		protobuf_c_message_free_unpacked(&pe->base, NULL);
+	}
+	if (!ret && total != pr.head->nr_pages) {
+		pr_err("Image %s: runs hold %" PRIu64 " pages, its head says %" PRIu64 "\n",
+		       pr.img->name, total, pr.head->nr_pages);
+		ret = -1;
+	}
+	pagemap_close_read(&pr);
+	if (ret)
+		return -1;
+	snprintf(name, sizeof(name), PAGES_IMG_FMT, mm->pages_id);
+	if (fstatat(dirfd, name, &st, 0)) {
+		pr_perror("Can't find image %s", name);
+		return -1;
+	}
+	if ((uint64_t)st.st_size != total * page) {
+		pr_err("Image %s has %lld bytes, %" PRIu64 " pages (%" PRIu64 " bytes) were dumped: truncated or wrong\n",
+		       name, (long long)st.st_size, total, total * page);
+		return -1;
+	}
+	return 0;
+}
+
+struct pages_filler {
+	struct rst_task *t;
+	long fd;
+	struct iovec iov[IOV_BATCH];
+	int niov;
+	uint64_t bytes;
+	uint64_t file_off;
+};
+
+static long fill_call(struct pages_filler *pf, long nr, long a1, long a2,
+		      long a3, long a4)
+{
+	long ret;
+
+	if (remote_syscall(&pf->t->remote, &ret, nr, a1, a2, a3, a4, 0, 0))
+		return -EIO;
+	return ret;
+}
+
+static int fill_flush(struct pages_filler *pf)
+{
+	uint64_t addr;
+	long ret;
+	int i;
+
+	if (!pf->niov)
+		return 0;
+	/* fault everything in with one call per run: far cheaper than per page */
+	for (i = 0; i < pf->niov; i++)
+		if (pf->iov[i].iov_len >= POPULATE_MIN * (size_t)getpagesize())
+			fill_call(pf, SYS_madvise, (long)pf->iov[i].iov_base,
+				  pf->iov[i].iov_len, MADV_POPULATE_WRITE, 0);
+	addr = scratch_put(&pf->t->remote, SCRATCH_IOV_OFF, pf->iov,
+			   pf->niov * sizeof(struct iovec));
+	if (!addr)
+		return -1;
+	ret = fill_call(pf, SYS_preadv, pf->fd, addr, pf->niov, pf->file_off);
+	if (ret != (long)pf->bytes) {
+		errno = ret < 0 ? -ret : EIO;
+		pr_perror("PID %d: reading %" PRIu64 " bytes of pages at offset %" PRIu64 " gave %ld",
+			  pf->t->pid, pf->bytes, pf->file_off, ret);
+		return -1;
+	}
+	pf->file_off += pf->bytes;
+	pf->t->pages_restored += pf->bytes / getpagesize();
+	pf->niov = 0;
+	pf->bytes = 0;
+	return 0;
+}
+
+int pages_restore(struct rst_task *t)
+{
+	struct pages_filler pf = { .t = t, .fd = -1 };
+	uint64_t page = getpagesize(), t0 = now_us(), total;
+	struct pages_reader pr;
+	PagemapEntry *pe;
+	char path[4200];
+	int ret;
+
+	if (pagemap_open_read(t->dirfd, t->mm->pages_id, &pr))
+		return -1;
+	total = pr.head->nr_pages;
+	snprintf(path, sizeof(path), "%s/" PAGES_IMG_FMT, t->dir, t->mm->pages_id);
+	path[sizeof(path) - 1] = 0;
+	if (total) {
+		uint64_t addr = scratch_put(&t->remote, 0, path, strlen(path) + 1);
+
+		pf.fd = fill_call(&pf, SYS_openat, AT_FDCWD, addr,
+				  O_RDONLY | O_CLOEXEC, 0);
+		if (pf.fd < 0) {
+			errno = -pf.fd;
+			pr_perror("PID %d: can't open %s", t->pid, path);
+			pagemap_close_read(&pr);
+			return -1;
+		}
+	}
+	while ((ret = pagemap_next(&pr, &pe)) == 1) {
+		uint64_t len = pe->nr_pages * page, vaddr = pe->vaddr;
+		int err = 0;
+
+		protobuf_c_message_free_unpacked(&pe->base, NULL);
+		while (len && !err) {
+			uint64_t chunk = len < PREADV_MAX ? len : PREADV_MAX;
+
+			if (pf.niov == IOV_BATCH || pf.bytes + chunk > PREADV_MAX)
+				err = fill_flush(&pf);
+			pf.iov[pf.niov].iov_base = (void *)vaddr;
+			pf.iov[pf.niov].iov_len = chunk;
+			pf.niov++;
+			pf.bytes += chunk;
+			vaddr += chunk;
+			len -= chunk;
+		}
+		if (err) {
+			ret = -1;
+			break;
+		}
+		progress("Restoring memory", t->pages_restored * page,
+			 total * page, t0);
+	}
+	if (!ret)
+		ret = fill_flush(&pf);
+	progress_done();
+	if (pf.fd >= 0)
+		fill_call(&pf, SYS_close, pf.fd, 0, 0, 0);
+	pagemap_close_read(&pr);
+	t->memfill_us += now_us() - t0;
+	return ret ? -1 : 0;
+}

@@ -1,0 +1,255 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Signal state: handlers (read and set by injected rt_sigaction, as /proc
+ * does not show them), the blocked mask and pending signals (ptrace), and the
+ * alternate signal stack.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+
+#include "log.h"
+#include "task.h"
+
+#define NSIG_KERNEL	64
+#define SIGINFO_SIZE	128
+#define MAX_PENDING	1024
+
+/* the kernel's struct sigaction on x86-64 (not glibc's) */
+struct ksigaction {
+	uint64_t handler;
+	uint64_t flags;
+	uint64_t restorer;
+	uint64_t mask;
+};
+
+struct kstack {
+	uint64_t sp;
+	int32_t flags;
+	int32_t pad;
+	uint64_t size;
+};
+
+static int sig_skip(int sig)
+{
+	return sig == SIGKILL || sig == SIGSTOP;
+}
+
+static int sigactions_dump(struct dump_task *t)
+{
+	struct remote *r = &t->remote;
+	TaskCoreEntry *core = t->core;
+	struct ksigaction ka;
+	int sig, n = 0;
+	long ret;
+
+	core->sigactions = arena_alloc(t->arena,
+				       NSIG_KERNEL * sizeof(*core->sigactions));
+	if (!core->sigactions)
+		return -1;
+	for (sig = 1; sig <= NSIG_KERNEL; sig++) {
+		SigactionEntry *se;
+
+		if (sig_skip(sig))
+			continue;
+		if (rcall(r, &ret, SYS_rt_sigaction, sig, 0, r->scratch, 8))
+			return -1;
+		if (ret < 0) {
+			errno = -ret;
+			pr_perror("PID %d: rt_sigaction(%d)", t->pid, sig);
+			return -1;
+		}
+		if (remote_read(t->pid, r->scratch, &ka, sizeof(ka)))
+			return -1;
+		if (!ka.handler && !ka.flags && !ka.mask)
+			continue;	/* default: nothing to record */
+		se = arena_alloc(t->arena, sizeof(*se));
+		if (!se)
+			return -1;
+		sigaction_entry__init(se);
+		se->sig = sig;
+		se->handler = ka.handler;
+		se->flags = ka.flags;
+		se->restorer = ka.restorer;
+		se->mask = ka.mask;
+		core->sigactions[n++] = se;
+	}
+	core->n_sigactions = n;
+	return 0;
+}
+
+static int pending_dump(struct dump_task *t, ThreadCoreEntry *tc)
+{
+	static unsigned char buf[MAX_PENDING * SIGINFO_SIZE];
+	int shared, i, n, total = 0;
+
+	tc->pending = arena_alloc(t->arena, 2 * MAX_PENDING * sizeof(*tc->pending));
+	if (!tc->pending)
+		return -1;
+	for (shared = 0; shared < 2; shared++) {
+		n = ptrace_peek_siginfo(t->pid, shared, buf, MAX_PENDING);
+		if (n < 0)
+			return -1;
+		for (i = 0; i < n; i++) {
+			SiginfoEntry *se = arena_alloc(t->arena, sizeof(*se));
+
+			if (!se)
+				return -1;
+			siginfo_entry__init(se);
+			se->shared = shared;
+			se->siginfo.len = SIGINFO_SIZE;
+			se->siginfo.data = arena_memdup(t->arena,
+					buf + i * SIGINFO_SIZE, SIGINFO_SIZE);
+			if (!se->siginfo.data)
+				return -1;
+			tc->pending[total++] = se;
+		}
+	}
+	tc->n_pending = total;
+	return 0;
+}
+
+static int altstack_dump(struct dump_task *t, ThreadCoreEntry *tc)
+{
+	struct remote *r = &t->remote;
+	struct kstack ks;
+	long ret;
+
+	if (rcall(r, &ret, SYS_sigaltstack, 0, r->scratch))
+		return -1;
+	if (ret < 0) {
+		errno = -ret;
+		pr_perror("PID %d: sigaltstack", t->pid);
+		return -1;
+	}
+	if (remote_read(t->pid, r->scratch, &ks, sizeof(ks)))
+		return -1;
+	if (ks.flags & SS_DISABLE)
+		return 0;
+	tc->altstack = arena_alloc(t->arena, sizeof(*tc->altstack));
+	if (!tc->altstack)
+		return -1;
+	sigaltstack_entry__init(tc->altstack);
+	tc->altstack->sp = ks.sp;
+	tc->altstack->size = ks.size;
+	/* SS_ONSTACK is state, not a setting: the registers carry it */
+	tc->altstack->flags = ks.flags & ~SS_ONSTACK;
+	return 0;
+}
+
+int signals_dump(struct dump_task *t)
+{
+	ThreadCoreEntry *tc = t->core->thread;
+
+	if (ptrace_get_sigmask(t->pid, &tc->blocked))
+		return -1;
+	if (sigactions_dump(t) || pending_dump(t, tc) || altstack_dump(t, tc))
+		return -1;
+	pr_info("PID %d: %zu handlers, blocked %#llx, %zu pending signals%s\n",
+		t->pid, t->core->n_sigactions, (unsigned long long)tc->blocked,
+		tc->n_pending, tc->altstack ? ", altstack" : "");
+	return 0;
+}
+
+static const SigactionEntry *find_sigaction(const TaskCoreEntry *core, int sig)
+{
+	size_t i;
+
+	for (i = 0; i < core->n_sigactions; i++)
+		if ((int)core->sigactions[i]->sig == sig)
+			return core->sigactions[i];
+	return NULL;
+}
+
+int signals_restore(struct rst_task *t)
+{
+	struct remote *r = &t->remote;
+	const ThreadCoreEntry *tc = t->core->thread;
+	int sig;
+	long ret;
+
+	/* every signal: the restorer's own handlers must not leak through */
+	for (sig = 1; sig <= NSIG_KERNEL; sig++) {
+		const SigactionEntry *se = find_sigaction(t->core, sig);
+		struct ksigaction ka = {};
+		uint64_t addr;
+
+		if (sig_skip(sig))
+			continue;
+		if (se) {
+			ka.handler = se->handler;
+			ka.flags = se->flags;
+			ka.restorer = se->restorer;
+			ka.mask = se->mask;
+		}
+		addr = scratch_put(r, 0, &ka, sizeof(ka));
+		if (rcall(r, &ret, SYS_rt_sigaction, sig, addr, 0, 8))
+			return -1;
+		if (ret < 0) {
+			errno = -ret;
+			pr_perror("PID %d: can't restore the handler of signal %d",
+				  t->pid, sig);
+			return -1;
+		}
+	}
+	if (tc->altstack) {
+		struct kstack ks = {
+			.sp = tc->altstack->sp,
+			.flags = tc->altstack->flags,
+			.size = tc->altstack->size,
+		};
+		uint64_t addr = scratch_put(r, 0, &ks, sizeof(ks));
+
+		if (rcall(r, &ret, SYS_sigaltstack, addr, 0))
+			return -1;
+		if (ret < 0) {
+			errno = -ret;
+			pr_perror("PID %d: can't restore sigaltstack %#llx+%llu",
+				  t->pid, (unsigned long long)ks.sp,
+				  (unsigned long long)ks.size);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Pending signals are queued by the task to itself, which the kernel allows
+ * with any si_code, so the siginfo comes back exactly. All signals stay
+ * blocked until the final mask is set right before the task runs.
+ */
+int signals_restore_pending(struct rst_task *t)
+{
+	struct remote *r = &t->remote;
+	const ThreadCoreEntry *tc = t->core->thread;
+	size_t i;
+	long ret;
+
+	for (i = 0; i < tc->n_pending; i++) {
+		const SiginfoEntry *se = tc->pending[i];
+		siginfo_t si;
+		uint64_t addr;
+
+		if (se->siginfo.len != SIGINFO_SIZE) {
+			pr_err("PID %d: pending siginfo %zu has %zu bytes, not %d\n",
+			       t->pid, i, se->siginfo.len, SIGINFO_SIZE);
+			return -1;
+		}
+		memcpy(&si, se->siginfo.data, sizeof(si));
+		addr = scratch_put(r, 0, &si, sizeof(si));
+		if (se->shared ?
+			    rcall(r, &ret, SYS_rt_sigqueueinfo, t->pid,
+				  si.si_signo, addr) :
+			    rcall(r, &ret, SYS_rt_tgsigqueueinfo, t->pid, t->pid,
+				  si.si_signo, addr))
+			return -1;
+		if (ret < 0) {
+			errno = -ret;
+			pr_perror("PID %d: can't queue pending signal %d",
+				  t->pid, si.si_signo);
+			return -1;
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,575 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Parsers for the /proc files dump relies on. Each parser has a variant that
+ * takes a FILE or buffer so that unit tests can feed it truncated and
+ * malformed text.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "proc.h"
+
+static FILE *proc_fopen(pid_t pid, const char *name)
+{
+	char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
+	f = fopen(path, "re");
+	if (!f)
+		pr_perror("Can't open %s", path);
+	return f;
+}
+
+int proc_parse_stat_buf(const char *buf, struct proc_stat *st)
+{
+	const char *open = strchr(buf, '(');
+	const char *close = strrchr(buf, ')');
+	unsigned long long v[52];
+	const char *p;
+	char *end;
+	size_t n;
+	int i;
+
+	memset(st, 0, sizeof(*st));
+	if (!open || !close || close < open || close[1] != ' ') {
+		pr_err("stat: no (comm) in \"%.64s\"\n", buf);
+		return -1;
+	}
+	st->pid = strtol(buf, NULL, 10);
+	n = close - open - 1;
+	if (n >= sizeof(st->comm))
+		n = sizeof(st->comm) - 1;
+	memcpy(st->comm, open + 1, n);
+	p = close + 2;
+	if (!*p) {
+		pr_err("stat: truncated after comm\n");
+		return -1;
+	}
+	st->state = *p++;
+	/* v[3] is field 4 (ppid), numbering as in proc(5) */
+	for (i = 3; i < 52; i++) {
+		while (*p == ' ')
+			p++;
+		if (!*p || *p == '\n')
+			break;
+		v[i] = strtoull(p, &end, 10);
+		if (end == p && *p == '-')
+			v[i] = strtoll(p, &end, 10);
+		if (end == p) {
+			pr_err("stat: field %d is not a number\n", i + 1);
+			return -1;
+		}
+		p = end;
+	}
+	if (i < 20) {
+		pr_err("stat: only %d fields\n", i);
+		return -1;
+	}
+	st->ppid = v[3];
+	st->pgid = v[4];
+	st->sid = v[5];
+	st->tty_nr = v[6];
+	st->flags = v[8];
+	st->num_threads = v[19];
+	if (i >= 52) {
+		st->start_code = v[25];
+		st->end_code = v[26];
+		st->start_stack = v[27];
+		st->exit_signal = v[37];
+		st->start_data = v[44];
+		st->end_data = v[45];
+		st->start_brk = v[46];
+		st->arg_start = v[47];
+		st->arg_end = v[48];
+		st->env_start = v[49];
+		st->env_end = v[50];
+		st->exit_code = v[51];
+	}
+	return 0;
+}
+
+int proc_parse_stat(pid_t pid, struct proc_stat *st)
+{
+	char buf[2048];
+	ssize_t n = proc_read_file(pid, "stat", buf, sizeof(buf) - 1);
+
+	if (n < 0)
+		return -1;
+	buf[n] = 0;
+	if (proc_parse_stat_buf(buf, st)) {
+		pr_err("Can't parse /proc/%d/stat\n", pid);
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_int_list(const char *s, int *out, int max)
+{
+	int n = 0;
+	char *end;
+
+	while (n < max) {
+		long v = strtol(s, &end, 10);
+
+		if (end == s)
+			break;
+		out[n++] = v;
+		s = end;
+	}
+	return n;
+}
+
+static int parse_groups(const char *s, struct proc_status *st)
+{
+	unsigned int *g = NULL;
+	int n = 0, cap = 0;
+	char *end;
+
+	for (;;) {
+		unsigned long v = strtoul(s, &end, 10);
+
+		if (end == s)
+			break;
+		if (n == cap) {
+			unsigned int *ng;
+
+			cap = cap ? cap * 2 : 16;
+			ng = realloc(g, cap * sizeof(*g));
+			if (!ng) {
+				free(g);
+				return -1;
+			}
+			g = ng;
+		}
+		g[n++] = v;
+		s = end;
+	}
+	st->groups = g;
+	st->ngroups = n;
+	return 0;
+}
+
+static int parse_ids(const char *s, unsigned int id[4])
+{
+	return sscanf(s, "%u %u %u %u", &id[0], &id[1], &id[2], &id[3]) == 4 ?
+		       0 : -1;
+}
+
+int proc_parse_status_fp(FILE *f, struct proc_status *st)
+{
+	char line[4096];
+	int seen = 0;
+
+	memset(st, 0, sizeof(*st));
+	while (fgets(line, sizeof(line), f)) {
+		char *val = strchr(line, ':');
+
+		if (!val)
+			continue;
+		*val++ = 0;
+		while (*val == ' ' || *val == '\t')
+			val++;
+		if (!strcmp(line, "State")) {
+			st->state = val[0];
+			seen |= 1;
+		} else if (!strcmp(line, "Tgid")) {
+			st->tgid = atoi(val);
+		} else if (!strcmp(line, "PPid")) {
+			st->ppid = atoi(val);
+		} else if (!strcmp(line, "TracerPid")) {
+			st->tracer_pid = atoi(val);
+		} else if (!strcmp(line, "Uid")) {
+			if (parse_ids(val, st->uid))
+				goto bad;
+			seen |= 2;
+		} else if (!strcmp(line, "Gid")) {
+			if (parse_ids(val, st->gid))
+				goto bad;
+			seen |= 4;
+		} else if (!strcmp(line, "Groups")) {
+			if (parse_groups(val, st))
+				goto bad;
+		} else if (!strcmp(line, "NSpid")) {
+			st->ns_pid_levels = parse_int_list(val, st->ns_pid,
+							   PROC_MAX_NS_LEVELS);
+		} else if (!strcmp(line, "NSpgid")) {
+			parse_int_list(val, st->ns_pgid, PROC_MAX_NS_LEVELS);
+		} else if (!strcmp(line, "NSsid")) {
+			parse_int_list(val, st->ns_sid, PROC_MAX_NS_LEVELS);
+		} else if (!strcmp(line, "Threads")) {
+			st->threads = atoi(val);
+		} else if (!strcmp(line, "Umask")) {
+			st->umask = strtoul(val, NULL, 8);
+		} else if (!strcmp(line, "SigBlk")) {
+			st->sig_blk = strtoull(val, NULL, 16);
+		} else if (!strcmp(line, "SigIgn")) {
+			st->sig_ign = strtoull(val, NULL, 16);
+		} else if (!strcmp(line, "SigCgt")) {
+			st->sig_cgt = strtoull(val, NULL, 16);
+		} else if (!strcmp(line, "SigPnd")) {
+			st->sig_pnd = strtoull(val, NULL, 16);
+		} else if (!strcmp(line, "ShdPnd")) {
+			st->shd_pnd = strtoull(val, NULL, 16);
+		} else if (!strcmp(line, "CapInh")) {
+			st->cap_inh = strtoull(val, NULL, 16);
+		} else if (!strcmp(line, "CapPrm")) {
+			st->cap_prm = strtoull(val, NULL, 16);
+		} else if (!strcmp(line, "CapEff")) {
+			st->cap_eff = strtoull(val, NULL, 16);
+		} else if (!strcmp(line, "CapBnd")) {
+			st->cap_bnd = strtoull(val, NULL, 16);
+			seen |= 8;
+		} else if (!strcmp(line, "CapAmb")) {
+			st->cap_amb = strtoull(val, NULL, 16);
+		} else if (!strcmp(line, "NoNewPrivs")) {
+			st->no_new_privs = atoi(val);
+		} else if (!strcmp(line, "Seccomp")) {
+			st->seccomp = atoi(val);
+		}
+	}
+	if (seen != 15) {
+		pr_err("status: missing %s\n", !(seen & 1) ? "State" :
+			!(seen & 2) ? "Uid" : !(seen & 4) ? "Gid" : "CapBnd");
+		proc_status_free(st);
+		return -1;
+	}
+	return 0;
+bad:
+	pr_err("status: malformed %s line\n", line);
+	proc_status_free(st);
+	return -1;
+}
+
+int proc_parse_status(pid_t pid, struct proc_status *st)
+{
+	FILE *f = proc_fopen(pid, "status");
+	int ret;
+
+	if (!f)
+		return -1;
+	ret = proc_parse_status_fp(f, st);
+	fclose(f);
+	if (ret)
+		pr_err("Can't parse /proc/%d/status\n", pid);
+	return ret;
+}
+
+void proc_status_free(struct proc_status *st)
+{
+	free(st->groups);
+	st->groups = NULL;
+	st->ngroups = 0;
+}
+
+static const struct {
+	char name[3];
+	unsigned int flag;
+} vmflag_names[] = {
+	{ "rd", VMF_READ },	  { "wr", VMF_WRITE },	    { "ex", VMF_EXEC },
+	{ "sh", VMF_SHARED },	  { "mw", VMF_MAYWRITE },   { "gd", VMF_GROWSDOWN },
+	{ "io", VMF_IO },	  { "pf", VMF_PFNMAP },	    { "dc", VMF_DONTCOPY },
+	{ "dd", VMF_DONTDUMP },	  { "hg", VMF_HUGEPAGE },   { "nh", VMF_NOHUGEPAGE },
+	{ "mg", VMF_MERGEABLE },  { "wf", VMF_WIPEONFORK }, { "sr", VMF_SEQ_READ },
+	{ "rr", VMF_RAND_READ },  { "lo", VMF_LOCKED },	    { "nr", VMF_NORESERVE },
+	{ "ht", VMF_HUGETLB },	  { "um", VMF_UFFD },	    { "uw", VMF_UFFD },
+};
+
+unsigned int proc_parse_vmflags(const char *s)
+{
+	unsigned int flags = 0;
+	size_t i;
+
+	while (*s) {
+		while (*s == ' ' || *s == '\n')
+			s++;
+		if (!s[0] || !s[1])
+			break;
+		for (i = 0; i < sizeof(vmflag_names) / sizeof(vmflag_names[0]); i++)
+			if (s[0] == vmflag_names[i].name[0] &&
+			    s[1] == vmflag_names[i].name[1])
+				flags |= vmflag_names[i].flag;
+		s += 2;
+	}
+	return flags;
+}
+
+/* "start-end perms offset maj:min inode   path" */
+static int parse_maps_line(const char *line, struct proc_vma *vma)
+{
+	char perms[5];
+	int n = 0;
+
+	memset(vma, 0, sizeof(*vma));
+	if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %4s %" SCNx64 " %x:%x %" SCNu64 " %n",
+		   &vma->start, &vma->end, perms, &vma->pgoff, &vma->dev_major,
+		   &vma->dev_minor, &vma->ino, &n) < 7 || !n)
+		return -1;
+	if (strlen(perms) != 4 || vma->end <= vma->start)
+		return -1;
+	vma->prot = (perms[0] == 'r' ? PROT_READ : 0) |
+		    (perms[1] == 'w' ? PROT_WRITE : 0) |
+		    (perms[2] == 'x' ? PROT_EXEC : 0);
+	vma->shared = perms[3] == 's';
+	snprintf(vma->path, sizeof(vma->path), "%s", line + n);
+	vma->path[strcspn(vma->path, "\n")] = 0;
+	return 0;
+}
+
+/* A VMA header line starts with a hex range; smaps field lines do not. */
+static int is_vma_line(const char *line)
+{
+	const char *dash = strchr(line, '-');
+	const char *sp = strchr(line, ' ');
+
+	return dash && sp && dash < sp && strspn(line, "0123456789abcdef") ==
+		(size_t)(dash - line);
+}
+
+int proc_parse_smaps_fp(FILE *f, proc_vma_cb cb, void *arg)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	struct proc_vma *vma;
+	int have = 0, ret = 0;
+
+	vma = malloc(sizeof(*vma));
+	if (!vma)
+		return -1;
+	while (getline(&line, &cap, f) > 0) {
+		if (is_vma_line(line)) {
+			if (have && (ret = cb(vma, arg)))
+				goto out;
+			if (parse_maps_line(line, vma)) {
+				pr_err("maps: malformed line \"%.80s\"\n", line);
+				ret = -1;
+				goto out;
+			}
+			have = 1;
+		} else if (!have) {
+			pr_err("maps: field before any mapping: \"%.80s\"\n", line);
+			ret = -1;
+			goto out;
+		} else if (!strncmp(line, "VmFlags:", 8)) {
+			vma->vmflags = proc_parse_vmflags(line + 8);
+		} else if (!strncmp(line, "Rss:", 4)) {
+			vma->rss_kb = strtoull(line + 4, NULL, 10);
+		} else if (!strncmp(line, "Swap:", 5)) {
+			vma->swap_kb = strtoull(line + 5, NULL, 10);
+		}
+	}
+	if (have)
+		ret = cb(vma, arg);
+out:
+	free(line);
+	free(vma);
+	return ret;
+}
+
+int proc_parse_smaps(pid_t pid, proc_vma_cb cb, void *arg)
+{
+	FILE *f = proc_fopen(pid, "smaps");
+	int ret;
+
+	if (!f)
+		return -1;
+	ret = proc_parse_smaps_fp(f, cb, arg);
+	fclose(f);
+	return ret;
+}
+
+int proc_parse_fdinfo_fp(FILE *f, struct proc_fdinfo *fi)
+{
+	char line[512];
+	int seen = 0;
+
+	memset(fi, 0, sizeof(*fi));
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "pos:", 4)) {
+			fi->pos = strtoull(line + 4, NULL, 10);
+			seen |= 1;
+		} else if (!strncmp(line, "flags:", 6)) {
+			fi->flags = strtoul(line + 6, NULL, 8);
+			seen |= 2;
+		} else if (!strncmp(line, "mnt_id:", 7)) {
+			fi->mnt_id = atoi(line + 7);
+		}
+	}
+	if (seen != 3) {
+		pr_err("fdinfo: missing %s\n", seen & 1 ? "flags" : "pos");
+		return -1;
+	}
+	return 0;
+}
+
+int proc_parse_fdinfo(pid_t pid, int fd, struct proc_fdinfo *fi)
+{
+	char name[64];
+	FILE *f;
+	int ret;
+
+	snprintf(name, sizeof(name), "fdinfo/%d", fd);
+	f = proc_fopen(pid, name);
+	if (!f)
+		return -1;
+	ret = proc_parse_fdinfo_fp(f, fi);
+	fclose(f);
+	if (ret)
+		pr_err("Can't parse /proc/%d/fdinfo/%d\n", pid, fd);
+	return ret;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+static int proc_list_dir_ints(pid_t pid, const char *name, int **out)
+{
+	char path[64];
+	struct dirent *de;
+	int *v = NULL, n = 0, cap = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
+	d = opendir(path);
+	if (!d) {
+		pr_perror("Can't open %s", path);
+		return -1;
+	}
+	while ((de = readdir(d))) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		if (n == cap) {
+			int *nv;
+
+			cap = cap ? cap * 2 : 64;
+			nv = realloc(v, cap * sizeof(*v));
+			if (!nv) {
+				pr_err("Out of memory listing %s\n", path);
+				free(v);
+				closedir(d);
+				return -1;
+			}
+			v = nv;
+		}
+		v[n++] = atoi(de->d_name);
+	}
+	closedir(d);
+	qsort(v, n, sizeof(*v), cmp_int);
+	*out = v;
+	return n;
+}
+
+int proc_for_each_fd(pid_t pid, int (*cb)(pid_t pid, int fd, void *arg),
+		     void *arg)
+{
+	int *fds, n, i, ret = 0;
+
+	n = proc_list_dir_ints(pid, "fd", &fds);
+	if (n < 0)
+		return -1;
+	for (i = 0; i < n && !ret; i++)
+		ret = cb(pid, fds[i], arg);
+	free(fds);
+	return ret;
+}
+
+int proc_list_tids(pid_t pid, pid_t *tids, int max)
+{
+	int *v, n, i;
+
+	n = proc_list_dir_ints(pid, "task", &v);
+	if (n < 0)
+		return -1;
+	for (i = 0; i < n && i < max; i++)
+		tids[i] = v[i];
+	free(v);
+	return n;
+}
+
+ssize_t proc_read_file(pid_t pid, const char *name, void *buf, size_t size)
+{
+	char path[64];
+	size_t off = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		pr_perror("Can't open %s", path);
+		return -1;
+	}
+	while (off < size) {
+		ssize_t n = read(fd, (char *)buf + off, size - off);
+
+		if (n < 0) {
+			pr_perror("Can't read %s", path);
+			close(fd);
+			return -1;
+		}
+		if (!n)
+			break;
+		off += n;
+	}
+	close(fd);
+	return off;
+}
+
+int proc_readlink(pid_t pid, const char *name, char *buf, size_t size)
+{
+	char path[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
+	n = readlink(path, buf, size - 1);
+	if (n < 0) {
+		pr_perror("Can't readlink %s", path);
+		return -1;
+	}
+	buf[n] = 0;
+	return 0;
+}
+
+int pagemap_open(pid_t pid)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		pr_perror("Can't open %s", path);
+	return fd;
+}
+
+ssize_t pagemap_read_entries(int fd, uint64_t vaddr, size_t nr, uint64_t *out)
+{
+	off_t off = (vaddr / (uint64_t)sysconf(_SC_PAGESIZE)) * sizeof(*out);
+	size_t want = nr * sizeof(*out), got = 0;
+
+	while (got < want) {
+		ssize_t n = pread(fd, (char *)out + got, want - got, off + got);
+
+		if (n < 0) {
+			pr_perror("Can't read pagemap at %#" PRIx64, vaddr);
+			return -1;
+		}
+		if (!n)
+			break;
+		got += n;
+	}
+	if (got != want) {
+		pr_err("Short pagemap read at %#" PRIx64 ": %zu of %zu bytes\n",
+		       vaddr, got, want);
+		return -1;
+	}
+	return nr;
+}

@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifndef CRLITE_PROC_H
+#define CRLITE_PROC_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#define PROC_MAX_NS_LEVELS	32
+#define PROC_MAX_GROUPS		65536
+
+/* /proc/PID/stat, the fields we use */
+struct proc_stat {
+	int pid;
+	char comm[64];
+	char state;
+	int ppid;
+	int pgid;
+	int sid;
+	int tty_nr;
+	unsigned long flags;
+	long num_threads;
+	uint64_t start_code, end_code, start_stack;
+	int exit_signal;
+	uint64_t start_data, end_data, start_brk;
+	uint64_t arg_start, arg_end, env_start, env_end;
+	int exit_code;
+};
+
+/* /proc/PID/status, the fields we use */
+struct proc_status {
+	char state;
+	int tgid;
+	int ppid;
+	int tracer_pid;
+	unsigned int uid[4];	/* real, effective, saved, fs */
+	unsigned int gid[4];
+	unsigned int *groups;	/* malloc'ed */
+	int ngroups;
+	int ns_pid[PROC_MAX_NS_LEVELS];
+	int ns_pid_levels;
+	int ns_pgid[PROC_MAX_NS_LEVELS];
+	int ns_sid[PROC_MAX_NS_LEVELS];
+	int threads;
+	unsigned int umask;
+	uint64_t sig_blk, sig_ign, sig_cgt, sig_pnd, shd_pnd;
+	uint64_t cap_inh, cap_prm, cap_eff, cap_bnd, cap_amb;
+	int no_new_privs;
+	int seccomp;
+};
+
+/* VmFlags of /proc/PID/smaps that matter to dump and restore */
+enum {
+	VMF_READ	= 1u << 0,
+	VMF_WRITE	= 1u << 1,
+	VMF_EXEC	= 1u << 2,
+	VMF_SHARED	= 1u << 3,
+	VMF_MAYWRITE	= 1u << 4,
+	VMF_GROWSDOWN	= 1u << 5,
+	VMF_IO		= 1u << 6,
+	VMF_PFNMAP	= 1u << 7,
+	VMF_DONTCOPY	= 1u << 8,	/* MADV_DONTFORK */
+	VMF_DONTDUMP	= 1u << 9,
+	VMF_HUGEPAGE	= 1u << 10,
+	VMF_NOHUGEPAGE	= 1u << 11,
+	VMF_MERGEABLE	= 1u << 12,
+	VMF_WIPEONFORK	= 1u << 13,
+	VMF_SEQ_READ	= 1u << 14,
+	VMF_RAND_READ	= 1u << 15,
+	VMF_LOCKED	= 1u << 16,
+	VMF_NORESERVE	= 1u << 17,
+	VMF_HUGETLB	= 1u << 18,
+	VMF_UFFD	= 1u << 19,
+};
+
+struct proc_vma {
+	uint64_t start, end, pgoff;
+	int prot;		/* PROT_* from the maps line */
+	int shared;		/* 's' in the maps line */
+	unsigned int dev_major, dev_minor;
+	uint64_t ino;
+	char path[4096];	/* path or [name], "" for anonymous */
+	unsigned int vmflags;	/* VMF_* from VmFlags, 0 if absent */
+	uint64_t rss_kb, swap_kb;
+};
+
+int proc_parse_stat_buf(const char *buf, struct proc_stat *st);
+int proc_parse_stat(pid_t pid, struct proc_stat *st);
+
+int proc_parse_status_fp(FILE *f, struct proc_status *st);
+int proc_parse_status(pid_t pid, struct proc_status *st);
+void proc_status_free(struct proc_status *st);
+
+/*
+ * Parse /proc/PID/smaps (or maps): CB is called once per VMA, after its
+ * VmFlags line when there is one. A non-zero return from CB stops the walk and
+ * is returned.
+ */
+typedef int (*proc_vma_cb)(const struct proc_vma *vma, void *arg);
+int proc_parse_smaps_fp(FILE *f, proc_vma_cb cb, void *arg);
+int proc_parse_smaps(pid_t pid, proc_vma_cb cb, void *arg);
+unsigned int proc_parse_vmflags(const char *s);
+
+/* /proc/PID/fdinfo/FD */
+struct proc_fdinfo {
+	uint64_t pos;
+	unsigned int flags;	/* octal in the file */
+	int mnt_id;
+};
+int proc_parse_fdinfo_fp(FILE *f, struct proc_fdinfo *fi);
+int proc_parse_fdinfo(pid_t pid, int fd, struct proc_fdinfo *fi);
+
+/* Calls CB for every open fd of PID, in increasing order. */
+int proc_for_each_fd(pid_t pid, int (*cb)(pid_t pid, int fd, void *arg),
+		     void *arg);
+
+/* Reads a whole /proc file (auxv, cmdline, personality...). */
+ssize_t proc_read_file(pid_t pid, const char *name, void *buf, size_t size);
+/* readlink of /proc/PID/NAME into buf, NUL-terminated. */
+int proc_readlink(pid_t pid, const char *name, char *buf, size_t size);
+/* Children of every thread of PID (from /proc/PID/task/TID/children). */
+int proc_list_tids(pid_t pid, pid_t *tids, int max);
+
+/* /proc/PID/pagemap entries */
+#define PME_PRESENT	(1ULL << 63)
+#define PME_SWAP	(1ULL << 62)
+#define PME_FILE	(1ULL << 61)	/* file page or shared anon */
+#define PME_EXCLUSIVE	(1ULL << 56)
+#define PME_SOFT_DIRTY	(1ULL << 55)
+#define PME_PFN_MASK	((1ULL << 55) - 1)
+
+int pagemap_open(pid_t pid);
+/* Reads NR entries for pages starting at VADDR into OUT; returns NR or -1. */
+ssize_t pagemap_read_entries(int fd, uint64_t vaddr, size_t nr, uint64_t *out);
+
+#endif
