@@ -1,0 +1,1234 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * zdtm-run: puts zdtm tests and real programs through criu-lite.
+ *
+ *   zdtm-run [--criu PATH] [--mode plain|leave-running|twice|all] [--keep]
+ *            [--verbose] [--list] [TEST...]
+ *
+ * Per test and mode: start the test (setsid, stdin /dev/null, stdout+stderr
+ * to its outfile), wait until it is ready, dump it, restore it (-d), check it
+ * runs at its PID, SIGTERM it and read its verdict. The runner is a child
+ * subreaper: the restored tasks become its children and are reaped at once.
+ * One line per (test, mode): "PASS name [mode]" or "FAIL name [mode]: why",
+ * and last "N passed, N failed". Exit status 1 if anything failed.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef ZDTM_TEST_LIST
+#define ZDTM_TEST_LIST ""
+#endif
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+#define READY_TIMEOUT_MS 10000
+#define CRIU_TIMEOUT_MS 120000
+#define EXIT_TIMEOUT_MS 10000
+#define GONE_TIMEOUT_MS 10000
+
+static const char *criu = NULL;
+static char zdtm_dir[PATH_MAX]; /* test/zdtm, where the tests live */
+static char root_dir[PATH_MAX]; /* the repository */
+static char tmp_dir[PATH_MAX];
+static bool keep, verbose;
+static volatile sig_atomic_t interrupted;
+
+/* ---------------------------------------------------------------- misc */
+
+static long long now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000LL + t.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec t = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&t, &t) && errno == EINTR && !interrupted)
+		;
+}
+
+static void vlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void vlog(const char *fmt, ...)
+{
+	static long long t0;
+	va_list ap;
+
+	if (!verbose)
+		return;
+	if (!t0)
+		t0 = now_ms();
+	fprintf(stderr, "[%7.3f] ", (now_ms() - t0) / 1000.0);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* snprintf for paths: a truncated path is a bug, not a warning. */
+static void xsnprintf(char *buf, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void xsnprintf(char *buf, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= size) {
+		fprintf(stderr, "zdtm-run: path too long: %s\n", buf);
+		exit(2);
+	}
+}
+
+/* Whole small file into buf (NUL-terminated); length or -1. */
+static ssize_t slurp(const char *path, char *buf, size_t size)
+{
+	ssize_t len = 0, n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	while ((size_t)len + 1 < size &&
+	       (n = read(fd, buf + len, size - len - 1)) > 0)
+		len += n;
+	close(fd);
+	buf[len] = '\0';
+	return len;
+}
+
+struct pstat {
+	char state;
+	pid_t ppid, pgrp, sid;
+	char comm[64];
+};
+
+static int proc_stat(pid_t pid, struct pstat *ps)
+{
+	char path[64], buf[1024], *p, *c;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (slurp(path, buf, sizeof(buf)) <= 0)
+		return -1;
+	c = strchr(buf, '(');
+	p = strrchr(buf, ')');
+	if (!c || !p)
+		return -1;
+	snprintf(ps->comm, sizeof(ps->comm), "%.*s", (int)(p - c - 1), c + 1);
+	if (sscanf(p + 2, "%c %d %d %d", &ps->state, &ps->ppid, &ps->pgrp,
+		   &ps->sid) != 4)
+		return -1;
+	return 0;
+}
+
+/* ------------------------------------------------------- child reaping */
+
+#define MAX_REAPED 1024
+static struct {
+	pid_t pid;
+	int status;
+} reaped[MAX_REAPED];
+static int nreaped;
+
+static void reap_all(void)
+{
+	pid_t p;
+	int st;
+
+	while ((p = waitpid(-1, &st, WNOHANG | __WALL)) > 0) {
+		vlog("reaped %d status %#x", p, st);
+		if (nreaped == MAX_REAPED) {
+			memmove(reaped, reaped + 1,
+				sizeof(reaped[0]) * (MAX_REAPED - 1));
+			nreaped--;
+		}
+		reaped[nreaped].pid = p;
+		reaped[nreaped].status = st;
+		nreaped++;
+	}
+}
+
+static int take_reaped(pid_t pid, int *status)
+{
+	int i;
+
+	for (i = 0; i < nreaped; i++)
+		if (reaped[i].pid == pid) {
+			*status = reaped[i].status;
+			memmove(reaped + i, reaped + i + 1,
+				sizeof(reaped[0]) * (nreaped - i - 1));
+			nreaped--;
+			return 0;
+		}
+	return -1;
+}
+
+static void forget_reaped(pid_t pid)
+{
+	int st;
+
+	while (!take_reaped(pid, &st))
+		;
+}
+
+/* Wait for our child pid to be reaped: 0 and its status, or -1 on timeout. */
+static int wait_for(pid_t pid, int timeout_ms, int *status)
+{
+	long long end = now_ms() + timeout_ms;
+
+	for (;;) {
+		reap_all();
+		if (!take_reaped(pid, status))
+			return 0;
+		if (now_ms() >= end || interrupted)
+			return -1;
+		sleep_ms(5);
+	}
+}
+
+static void describe_status(int st, char *buf, size_t size)
+{
+	if (WIFEXITED(st))
+		snprintf(buf, size, "exit %d", WEXITSTATUS(st));
+	else if (WIFSIGNALED(st))
+		snprintf(buf, size, "killed by signal %d (%s)", WTERMSIG(st),
+			 strsignal(WTERMSIG(st)));
+	else
+		snprintf(buf, size, "status %#x", st);
+}
+
+/* Kill every child of ours and every process of the given sessions. */
+static void kill_leftovers(const pid_t *sids, int nsids)
+{
+	long long end = now_ms() + 5000;
+	pid_t me = getpid();
+	int round;
+
+	for (round = 0; round < 50; round++) {
+		struct dirent *de;
+		int found = 0, i;
+		DIR *d;
+
+		d = opendir("/proc");
+		if (!d)
+			return;
+		while ((de = readdir(d))) {
+			struct pstat ps;
+			pid_t pid = atoi(de->d_name);
+			bool kill_it;
+
+			if (pid <= 1 || pid == me || proc_stat(pid, &ps))
+				continue;
+			kill_it = ps.ppid == me;
+			for (i = 0; i < nsids; i++)
+				if (sids[i] > 1 && ps.sid == sids[i])
+					kill_it = true;
+			if (!kill_it)
+				continue;
+			found++;
+			if (ps.state != 'Z') {
+				vlog("killing leftover %d (%s)", pid, ps.comm);
+				kill(pid, SIGKILL);
+			}
+		}
+		closedir(d);
+		reap_all();
+		if (!found || now_ms() > end)
+			break;
+		sleep_ms(20);
+	}
+	reap_all();
+	nreaped = 0;
+}
+
+/* --------------------------------------------------------- test cases */
+
+struct ctx;
+
+struct test_ops {
+	/* Start the program: fork, setsid, exec; sets c->pid. */
+	int (*start)(struct ctx *c);
+	/* Wait until it is ready to be dumped. */
+	int (*ready)(struct ctx *c);
+	/* Right after a successful dump. */
+	int (*after_dump)(struct ctx *c);
+	/* While it runs (the original after --leave-running, or restored). */
+	int (*check_running)(struct ctx *c, bool restored);
+	/* End it and judge it. */
+	int (*finish)(struct ctx *c);
+};
+
+struct test {
+	char name[64];
+	const struct test_ops *ops;
+	const char *const *argv; /* real programs; NULL: zdtm binary */
+};
+
+struct ctx {
+	const struct test *t;
+	const char *mode;
+	char dir[PATH_MAX];
+	char img[PATH_MAX];
+	char outfile[PATH_MAX];
+	char pidfile[PATH_MAX];
+	char counter[PATH_MAX];
+	pid_t pid;
+	pid_t sids[8];
+	int nsids;
+	char comm[64];
+	char cmdline[4096];
+	ssize_t cmdline_len;
+	off_t out_off;
+	long counter_at_dump;
+	int nrestores;
+	char reason[2048];
+	char logs[8][PATH_MAX];
+	int nlogs;
+};
+
+static int failf(struct ctx *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static int failf(struct ctx *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (c->reason[0]) /* keep the first reason */
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(c->reason, sizeof(c->reason), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static void add_log(struct ctx *c, const char *path)
+{
+	int i;
+
+	for (i = 0; i < c->nlogs; i++)
+		if (!strcmp(c->logs[i], path))
+			return;
+	if (c->nlogs < (int)ARRAY_SIZE(c->logs))
+		snprintf(c->logs[c->nlogs++], PATH_MAX, "%s", path);
+}
+
+/*
+ * Fork and exec argv with cwd = dir, stdin /dev/null, stdout+stderr = out
+ * (O_WRONLY|O_APPEND|O_CREAT); new session if new_session.
+ */
+static pid_t spawn(const char *const *argv, const char *dir, const char *out,
+		   bool new_session)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		int in, fd;
+
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGPIPE, SIG_DFL);
+		if (new_session && setsid() < 0)
+			_exit(126);
+		if (chdir(dir))
+			_exit(126);
+		in = open("/dev/null", O_RDONLY);
+		fd = open(out, O_WRONLY | O_APPEND | O_CREAT, 0644);
+		if (in < 0 || fd < 0)
+			_exit(126);
+		dup2(in, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		syscall(SYS_close_range, 3, ~0U, 0);
+		setenv("ZDTM_DIR", dir, 1);
+		execvp(argv[0], (char *const *)argv);
+		dprintf(2, "zdtm-run: exec %s: %m\n", argv[0]);
+		_exit(127);
+	}
+	return pid;
+}
+
+static void remember_sid(struct ctx *c, pid_t pid)
+{
+	if (c->nsids < (int)ARRAY_SIZE(c->sids))
+		c->sids[c->nsids++] = pid;
+}
+
+static int read_cmdline(pid_t pid, char *buf, size_t size)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	return slurp(path, buf, size);
+}
+
+/* Alive (not a zombie, not stopped) and still named the same. */
+static int check_alive(struct ctx *c, const char *who)
+{
+	struct pstat ps;
+	char cmd[4096];
+	ssize_t n;
+
+	if (proc_stat(c->pid, &ps))
+		return failf(c, "%s: no process %d", who, c->pid);
+	if (ps.state == 'Z' || ps.state == 'X')
+		return failf(c, "%s: %d is dead (state %c)", who, c->pid,
+			     ps.state);
+	if (ps.state == 'T' || ps.state == 't')
+		return failf(c, "%s: %d is stopped (state %c)", who, c->pid,
+			     ps.state);
+	if (strcmp(ps.comm, c->comm))
+		return failf(c, "%s: %d is \"%s\", not \"%s\"", who, c->pid,
+			     ps.comm, c->comm);
+	n = read_cmdline(c->pid, cmd, sizeof(cmd));
+	if (n != c->cmdline_len || memcmp(cmd, c->cmdline, n))
+		return failf(c, "%s: /proc/%d/cmdline differs", who, c->pid);
+	if (ps.ppid != getpid())
+		return failf(c, "%s: %d has parent %d, not the runner %d", who,
+			     c->pid, ps.ppid, getpid());
+	return 0;
+}
+
+/* Record comm and cmdline of the ready process. */
+static int note_identity(struct ctx *c)
+{
+	struct pstat ps;
+
+	if (proc_stat(c->pid, &ps))
+		return failf(c, "process %d vanished", c->pid);
+	snprintf(c->comm, sizeof(c->comm), "%s", ps.comm);
+	c->cmdline_len = read_cmdline(c->pid, c->cmdline, sizeof(c->cmdline));
+	if (c->cmdline_len < 0)
+		return failf(c, "cannot read cmdline of %d", c->pid);
+	return 0;
+}
+
+/* Give it up to ms to go to sleep (state S): it should be blocked when dumped. */
+static void wait_sleeping(struct ctx *c, int ms)
+{
+	long long end = now_ms() + ms;
+	struct pstat ps;
+
+	while (now_ms() < end && !proc_stat(c->pid, &ps) && ps.state != 'S')
+		sleep_ms(5);
+}
+
+/* ---- zdtm test binaries */
+
+static int zdtm_start(struct ctx *c)
+{
+	char bin[PATH_MAX], pf[PATH_MAX + 16], of[PATH_MAX + 16];
+	const char *argv[] = { bin, pf, of, NULL };
+
+	xsnprintf(bin, sizeof(bin), "%s/%s", zdtm_dir, c->t->name);
+	snprintf(pf, sizeof(pf), "--pidfile=%s", c->pidfile);
+	snprintf(of, sizeof(of), "--outfile=%s", c->outfile);
+	if (access(bin, X_OK))
+		return failf(c, "no test binary %s (make zdtm?)", bin);
+	c->pid = spawn(argv, c->dir, c->outfile, true);
+	if (c->pid < 0)
+		return failf(c, "fork: %m");
+	remember_sid(c, c->pid);
+	vlog("%s: started %d", c->t->name, c->pid);
+	return 0;
+}
+
+static int zdtm_ready(struct ctx *c)
+{
+	long long end = now_ms() + READY_TIMEOUT_MS;
+	char buf[64];
+	int st;
+
+	for (;;) {
+		if (slurp(c->pidfile, buf, sizeof(buf)) > 0)
+			break;
+		reap_all();
+		if (!take_reaped(c->pid, &st)) {
+			describe_status(st, buf, sizeof(buf));
+			return failf(c, "test exited before it was ready: %s",
+				     buf);
+		}
+		if (now_ms() > end || interrupted)
+			return failf(c, "no pidfile after %d ms",
+				     READY_TIMEOUT_MS);
+		sleep_ms(5);
+	}
+	if (atoi(buf) != c->pid)
+		return failf(c, "pidfile says %d, started %d", atoi(buf),
+			     c->pid);
+	wait_sleeping(c, 2000);
+	return note_identity(c);
+}
+
+static int zdtm_finish(struct ctx *c)
+{
+	char buf[8192], desc[128], *line, *save = NULL;
+	struct stat st;
+	bool passed = false;
+	ssize_t n;
+	int fd, status;
+
+	c->out_off = stat(c->outfile, &st) ? 0 : st.st_size;
+	vlog("%s: SIGTERM %d", c->t->name, c->pid);
+	if (kill(c->pid, SIGTERM))
+		return failf(c, "kill(%d, SIGTERM): %m", c->pid);
+	if (wait_for(c->pid, EXIT_TIMEOUT_MS, &status))
+		return failf(c, "%d did not exit %d ms after SIGTERM", c->pid,
+			     EXIT_TIMEOUT_MS);
+
+	/* What this process wrote after the SIGTERM. */
+	buf[0] = '\0';
+	fd = open(c->outfile, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = pread(fd, buf, sizeof(buf) - 1, c->out_off);
+		buf[n > 0 ? n : 0] = '\0';
+		close(fd);
+	}
+	for (line = strtok_r(buf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (!strncmp(line, "FAIL", 4))
+			return failf(c, "%s", line);
+		if (!strcmp(line, "PASS"))
+			passed = true;
+	}
+	describe_status(status, desc, sizeof(desc));
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		return failf(c, "test %s%s", desc, passed ? " after PASS" : "");
+	if (!passed)
+		return failf(c, "test exited 0 without printing PASS");
+	return 0;
+}
+
+static int zdtm_check_running(struct ctx *c, bool restored)
+{
+	return check_alive(c, restored ? "restored" : "original");
+}
+
+static const struct test_ops zdtm_ops = {
+	.start = zdtm_start,
+	.ready = zdtm_ready,
+	.check_running = zdtm_check_running,
+	.finish = zdtm_finish,
+};
+
+/* ---- real programs */
+
+static int real_start(struct ctx *c)
+{
+	c->pid = spawn(c->t->argv, c->dir, c->outfile, true);
+	if (c->pid < 0)
+		return failf(c, "fork: %m");
+	remember_sid(c, c->pid);
+	add_log(c, c->outfile);
+	vlog("%s: started %d", c->t->name, c->pid);
+	return 0;
+}
+
+/* Ready once it has exec'ed argv[0] and sleeps. */
+static int real_exec_ready(struct ctx *c)
+{
+	long long end = now_ms() + READY_TIMEOUT_MS;
+	const char *want = strrchr(c->t->argv[0], '/');
+	struct pstat ps;
+	int st;
+
+	want = want ? want + 1 : c->t->argv[0];
+	for (;;) {
+		reap_all();
+		if (!take_reaped(c->pid, &st))
+			return failf(c, "%s exited at start (status %#x)", want,
+				     st);
+		if (!proc_stat(c->pid, &ps) && !strncmp(ps.comm, want, 15) &&
+		    ps.state == 'S')
+			break;
+		if (now_ms() > end || interrupted)
+			return failf(c, "%s not running after %d ms", want,
+				     READY_TIMEOUT_MS);
+		sleep_ms(10);
+	}
+	sleep_ms(200);
+	return note_identity(c);
+}
+
+static int real_check_sleep(struct ctx *c, bool restored)
+{
+	const char *who = restored ? "restored" : "original";
+
+	if (check_alive(c, who))
+		return -1;
+	sleep_ms(500);
+	return check_alive(c, who);
+}
+
+/* Terminated by SIGTERM's default action: it was alive and well. */
+static int real_finish(struct ctx *c)
+{
+	char desc[128];
+	int st;
+
+	if (kill(c->pid, SIGTERM))
+		return failf(c, "kill(%d, SIGTERM): %m", c->pid);
+	if (wait_for(c->pid, EXIT_TIMEOUT_MS, &st))
+		return failf(c, "%d still alive %d ms after SIGTERM", c->pid,
+			     EXIT_TIMEOUT_MS);
+	if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGTERM) {
+		describe_status(st, desc, sizeof(desc));
+		return failf(c, "expected death by SIGTERM, got %s", desc);
+	}
+	return 0;
+}
+
+/* The counter file's number, or -1 while it is empty or being rewritten. */
+static long read_counter(struct ctx *c)
+{
+	char buf[64], *end;
+	long v;
+
+	if (slurp(c->counter, buf, sizeof(buf)) <= 0)
+		return -1;
+	v = strtol(buf, &end, 10);
+	if (end == buf || (*end && *end != '\n'))
+		return -1;
+	return v;
+}
+
+/* Reads until it gets a whole number (the writer truncates, then writes). */
+static long read_counter_settled(struct ctx *c)
+{
+	long long end = now_ms() + 2000;
+	long v;
+
+	while ((v = read_counter(c)) < 0 && now_ms() < end)
+		sleep_ms(5);
+	return v;
+}
+
+#define COUNTER_READY 30
+
+static int counter_ready(struct ctx *c)
+{
+	long long end = now_ms() + 3 * READY_TIMEOUT_MS;
+	long v = -1;
+	int st;
+
+	for (;;) {
+		reap_all();
+		if (!take_reaped(c->pid, &st))
+			return failf(c, "the loop exited (status %#x)", st);
+		v = read_counter(c);
+		if (v >= COUNTER_READY)
+			break;
+		if (now_ms() > end || interrupted)
+			return failf(c, "counter at %ld after %d ms", v,
+				     3 * READY_TIMEOUT_MS);
+		sleep_ms(20);
+	}
+	return note_identity(c);
+}
+
+static int counter_after_dump(struct ctx *c)
+{
+	c->counter_at_dump = read_counter_settled(c);
+	vlog("%s: counter %ld after dump", c->t->name, c->counter_at_dump);
+	if (c->counter_at_dump < COUNTER_READY)
+		return failf(c, "counter reads %ld after the dump",
+			     c->counter_at_dump);
+	return 0;
+}
+
+static int counter_check(struct ctx *c, bool restored)
+{
+	long v0 = c->counter_at_dump, pre, x, y;
+	long long end;
+
+	if (check_alive(c, restored ? "restored" : "original"))
+		return -1;
+	if (!restored) {
+		/* The original goes on counting after --leave-running. */
+		end = now_ms() + 5000;
+		while ((x = read_counter(c)) <= v0 && now_ms() < end)
+			sleep_ms(10);
+		if (x <= v0)
+			return failf(c, "original stopped counting at %ld", x);
+		return 0;
+	}
+	/* The first new number must continue from the dump, not from 0. */
+	pre = read_counter_settled(c);
+	end = now_ms() + 5000;
+	for (;;) {
+		x = read_counter(c);
+		if (x >= 0 && x != pre)
+			break;
+		if (now_ms() > end)
+			return failf(c, "restored loop does not count: counter "
+				     "stays %ld", pre);
+		sleep_ms(2);
+	}
+	if (x < v0 - 5 || x > v0 + 10)
+		return failf(c, "restored counter went %ld -> %ld, but it was "
+			     "%ld at dump time: it did not carry on", pre, x,
+			     v0);
+	sleep_ms(1000);
+	y = read_counter_settled(c);
+	if (y <= x)
+		return failf(c, "restored counter stuck: %ld then %ld", x, y);
+	vlog("%s: counter %ld at dump, %ld, %ld after restore", c->t->name,
+	     v0, x, y);
+	return check_alive(c, "restored");
+}
+
+static const struct test_ops real_sleep_ops = {
+	.start = real_start,
+	.ready = real_exec_ready,
+	.check_running = real_check_sleep,
+	.finish = real_finish,
+};
+
+static const struct test_ops real_counter_ops = {
+	.start = real_start,
+	.ready = counter_ready,
+	.after_dump = counter_after_dump,
+	.check_running = counter_check,
+	.finish = real_finish,
+};
+
+static const char *const sleep_argv[] = { "sleep", "1000", NULL };
+static const char *const bash_argv[] = {
+	"/bin/bash", "-c",
+	"enable -f /usr/lib/bash/sleep sleep || exit 3; "
+	"i=0; while :; do i=$((i+1)); echo $i > counter; sleep 0.1; done",
+	NULL
+};
+static const char *const bash_fork_argv[] = {
+	"/bin/bash", "-c",
+	"i=0; while :; do i=$((i+1)); echo $i > counter; sleep 0.1; done",
+	NULL
+};
+static const char *const python_argv[] = {
+	"/usr/bin/python3", "-c",
+	"import time\n"
+	"i = 0\n"
+	"while True:\n"
+	"    i += 1\n"
+	"    with open('counter', 'w') as f:\n"
+	"        f.write('%d\\n' % i)\n"
+	"    time.sleep(0.1)\n",
+	NULL
+};
+
+static const struct test real_tests[] = {
+	{ "real/sleep", &real_sleep_ops, sleep_argv },
+	{ "real/bash", &real_counter_ops, bash_argv },
+	{ "real/bash-fork", &real_counter_ops, bash_fork_argv },
+	{ "real/python", &real_counter_ops, python_argv },
+};
+
+/* -------------------------------------------------------- criu-lite */
+
+static int run_criu(struct ctx *c, const char *what, const char *const *args,
+		    const char *log)
+{
+	const char *argv[32];
+	char out[PATH_MAX + 32], desc[128];
+	int i, n = 0, st;
+	pid_t pid;
+
+	argv[n++] = criu;
+	for (i = 0; args[i] && n < (int)ARRAY_SIZE(argv) - 1; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+
+	snprintf(out, sizeof(out), "%s/%s.out", c->dir, what);
+	add_log(c, out);
+	add_log(c, log);
+	if (verbose) {
+		char cmd[2048];
+		size_t off = 0;
+
+		for (i = 0; argv[i]; i++)
+			off += snprintf(cmd + off, sizeof(cmd) - off, "%s%s",
+					i ? " " : "", argv[i]);
+		vlog("%s: %s", c->t->name, cmd);
+	}
+	pid = spawn(argv, c->dir, out, false);
+	if (pid < 0)
+		return failf(c, "fork: %m");
+	if (wait_for(pid, CRIU_TIMEOUT_MS, &st)) {
+		kill(pid, SIGKILL);
+		wait_for(pid, 5000, &st);
+		return failf(c, "%s: criu-lite still running after %d s", what,
+			     CRIU_TIMEOUT_MS / 1000);
+	}
+	if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+		describe_status(st, desc, sizeof(desc));
+		return failf(c, "%s: criu-lite %s", what, desc);
+	}
+	return 0;
+}
+
+static int dump(struct ctx *c, bool leave_running)
+{
+	char pid[16], log[PATH_MAX + 16];
+	const char *args[] = { "dump", "-t", pid, "-D", c->img, "-v4", "-o",
+			       log, leave_running ? "--leave-running" : NULL,
+			       NULL };
+	int st;
+
+	snprintf(pid, sizeof(pid), "%d", c->pid);
+	snprintf(log, sizeof(log), "%s/dump.log", c->dir);
+	if (mkdir(c->img, 0700) && errno != EEXIST)
+		return failf(c, "mkdir %s: %m", c->img);
+	if (run_criu(c, "dump", args, log))
+		return -1;
+
+	if (leave_running) {
+		reap_all();
+		if (!take_reaped(c->pid, &st))
+			return failf(c, "dump --leave-running: the original "
+				     "died (status %#x)", st);
+		if (check_alive(c, "original after dump --leave-running"))
+			return -1;
+	} else {
+		if (wait_for(c->pid, GONE_TIMEOUT_MS, &st))
+			return failf(c, "the original %d still runs after dump",
+				     c->pid);
+		vlog("%s: original gone (status %#x)", c->t->name, st);
+	}
+	if (c->t->ops->after_dump && c->t->ops->after_dump(c))
+		return -1;
+	return 0;
+}
+
+static int restore(struct ctx *c)
+{
+	char log[PATH_MAX + 16], what[32];
+	const char *args[] = { "restore", "-D", c->img, "-d", "-v4", "-o", log,
+			       NULL };
+
+	c->nrestores++;
+	snprintf(what, sizeof(what), c->nrestores > 1 ? "restore%d" : "restore",
+		 c->nrestores);
+	xsnprintf(log, sizeof(log), "%s/%s.log", c->dir, what);
+	forget_reaped(c->pid);
+	if (run_criu(c, what, args, log))
+		return -1;
+	return c->t->ops->check_running(c, true);
+}
+
+/* ---------------------------------------------------------------- modes */
+
+static int start(struct ctx *c)
+{
+	if (c->t->ops->start(c))
+		return -1;
+	return c->t->ops->ready(c);
+}
+
+/* dump (kill), restore, finish */
+static int mode_plain(struct ctx *c)
+{
+	if (start(c) || dump(c, false) || restore(c))
+		return -1;
+	return c->t->ops->finish(c);
+}
+
+/* dump --leave-running: the original finishes well; then restore, finish */
+static int mode_leave_running(struct ctx *c)
+{
+	if (start(c) || dump(c, true))
+		return -1;
+	if (c->t->ops->check_running(c, false))
+		return -1;
+	if (c->t->ops->finish(c)) {
+		char why[sizeof(c->reason)];
+
+		snprintf(why, sizeof(why), "%s", c->reason);
+		c->reason[0] = '\0';
+		return failf(c, "original after dump --leave-running: %s", why);
+	}
+	if (restore(c))
+		return -1;
+	return c->t->ops->finish(c);
+}
+
+/* dump, restore, finish, restore again from the same images, finish */
+static int mode_twice(struct ctx *c)
+{
+	if (start(c) || dump(c, false) || restore(c) || c->t->ops->finish(c))
+		return -1;
+	if (restore(c))
+		return -1;
+	return c->t->ops->finish(c);
+}
+
+struct mode {
+	const char *name;
+	int (*run)(struct ctx *c);
+};
+
+/* Later issues add modes here (e.g. restore into a new PID namespace). */
+static const struct mode modes[] = {
+	{ "plain", mode_plain },
+	{ "leave-running", mode_leave_running },
+	{ "twice", mode_twice },
+};
+
+/* -------------------------------------------------------------- driver */
+
+static void print_tail(const char *path, int lines)
+{
+	static char buf[1 << 20];
+	ssize_t n;
+	char *p;
+	int nl = 0;
+
+	n = slurp(path, buf, sizeof(buf));
+	if (n <= 0)
+		return;
+	for (p = buf + n; p > buf; p--)
+		if (p[-1] == '\n' && p != buf + n && ++nl == lines)
+			break;
+	printf("  --- %s (last %d lines) ---\n", path, lines);
+	while (*p) {
+		char *e = strchrnul(p, '\n');
+
+		printf("  | %.*s\n", (int)(e - p), p);
+		p = *e ? e + 1 : e;
+	}
+}
+
+static void rm_rf(const char *path)
+{
+	struct stat st;
+	DIR *d;
+
+	if (lstat(path, &st))
+		return;
+	if (S_ISDIR(st.st_mode) && (d = opendir(path))) {
+		struct dirent *de;
+		char sub[PATH_MAX];
+
+		while ((de = readdir(d))) {
+			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+				continue;
+			snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
+			rm_rf(sub);
+		}
+		closedir(d);
+		rmdir(path);
+	} else {
+		unlink(path);
+	}
+}
+
+static int run_case(const struct test *t, const struct mode *m)
+{
+	struct ctx *c = calloc(1, sizeof(*c));
+	char slug[128];
+	int ret, i;
+
+	if (!c) {
+		perror("calloc");
+		exit(2);
+	}
+	c->t = t;
+	c->mode = m->name;
+	snprintf(slug, sizeof(slug), "%s.%s", t->name, m->name);
+	for (i = 0; slug[i]; i++)
+		if (slug[i] == '/')
+			slug[i] = '_';
+	xsnprintf(c->dir, sizeof(c->dir), "%s/%s", tmp_dir, slug);
+	xsnprintf(c->img, sizeof(c->img), "%s/img", c->dir);
+	xsnprintf(c->outfile, sizeof(c->outfile), "%s/%s.out", c->dir, slug);
+	xsnprintf(c->pidfile, sizeof(c->pidfile), "%s/%s.pid", c->dir, slug);
+	xsnprintf(c->counter, sizeof(c->counter), "%s/counter", c->dir);
+	add_log(c, c->outfile);
+	if (mkdir(c->dir, 0755)) {
+		failf(c, "mkdir %s: %m", c->dir);
+		ret = -1;
+	} else {
+		vlog("=== %s [%s] in %s", t->name, m->name, c->dir);
+		ret = m->run(c);
+	}
+	if (!ret && interrupted)
+		ret = failf(c, "interrupted");
+	kill_leftovers(c->sids, c->nsids);
+
+	if (!ret) {
+		printf("PASS %s [%s]\n", t->name, m->name);
+		if (!keep)
+			rm_rf(c->dir);
+	} else {
+		printf("FAIL %s [%s]: %s\n", t->name, m->name, c->reason);
+		for (i = 0; i < c->nlogs; i++)
+			print_tail(c->logs[i], 20);
+	}
+	fflush(stdout);
+	free(c);
+	return ret;
+}
+
+#define MAX_TESTS 256
+static struct test tests[MAX_TESTS];
+static int ntests;
+
+static char unsupported[MAX_TESTS][64];
+static int nunsupported;
+
+static void load_unsupported(void)
+{
+	char path[PATH_MAX + 32], line[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/unsupported.list", zdtm_dir);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f) && nunsupported < MAX_TESTS) {
+		char name[64];
+
+		if (line[0] == '#' || sscanf(line, "%63s", name) != 1)
+			continue;
+		snprintf(unsupported[nunsupported++], 64, "%s", name);
+	}
+	fclose(f);
+}
+
+static bool is_unsupported(const char *name)
+{
+	int i;
+
+	for (i = 0; i < nunsupported; i++)
+		if (!strcmp(unsupported[i], name))
+			return true;
+	return false;
+}
+
+static void add_all_tests(void)
+{
+	char list[] = ZDTM_TEST_LIST, *tok, *save = NULL;
+	size_t i;
+
+	for (tok = strtok_r(list, " \t", &save); tok && ntests < MAX_TESTS;
+	     tok = strtok_r(NULL, " \t", &save)) {
+		snprintf(tests[ntests].name, sizeof(tests[0].name), "%s", tok);
+		tests[ntests].ops = &zdtm_ops;
+		ntests++;
+	}
+	for (i = 0; i < ARRAY_SIZE(real_tests) && ntests < MAX_TESTS; i++)
+		tests[ntests++] = real_tests[i];
+}
+
+static const struct test *find_test(const char *name)
+{
+	static struct test extra[MAX_TESTS];
+	static int nextra;
+	char bin[PATH_MAX + 64];
+	int i;
+
+	for (i = 0; i < ntests; i++)
+		if (!strcmp(tests[i].name, name))
+			return &tests[i];
+	/* A zdtm binary not in the built-in list (say, a new test). */
+	snprintf(bin, sizeof(bin), "%s/%s", zdtm_dir, name);
+	if (strchr(name, '/') || access(bin, X_OK) || nextra == MAX_TESTS)
+		return NULL;
+	snprintf(extra[nextra].name, sizeof(extra[0].name), "%s", name);
+	extra[nextra].ops = &zdtm_ops;
+	return &extra[nextra++];
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+static void usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f,
+		"usage: zdtm-run [--criu PATH] [--mode MODE|all] [--keep] "
+		"[--verbose] [--list] [TEST...]\n"
+		"  --criu PATH  criu-lite binary (default: <repo>/criu-lite/criu-lite)\n"
+		"  --mode MODE  one of:");
+	for (i = 0; i < ARRAY_SIZE(modes); i++)
+		fprintf(f, " %s", modes[i].name);
+	fprintf(f, ", or all (default)\n"
+		   "  --keep       keep the work dirs (images, logs)\n"
+		   "  --verbose    log every step to stderr\n"
+		   "  --list       list the tests (unsupported ones marked)\n"
+		   "Without TEST: every test not in unsupported.list.\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "criu", required_argument, NULL, 'c' },
+		{ "mode", required_argument, NULL, 'm' },
+		{ "keep", no_argument, NULL, 'k' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "list", no_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const struct test *run[MAX_TESTS];
+	const struct mode *run_modes[ARRAY_SIZE(modes)];
+	int nrun = 0, nmodes = 0, passed = 0, failed = 0, opt, i, j;
+	const char *mode = "all";
+	char exe[PATH_MAX], criu_buf[PATH_MAX];
+	bool list = false;
+	struct sigaction sa;
+	ssize_t n;
+
+	while ((opt = getopt_long(argc, argv, "c:m:kvlh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			criu = optarg;
+			break;
+		case 'm':
+			mode = optarg;
+			break;
+		case 'k':
+			keep = true;
+			break;
+		case 'v':
+			verbose = true;
+			break;
+		case 'l':
+			list = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n < 0) {
+		perror("readlink /proc/self/exe");
+		return 2;
+	}
+	exe[n] = '\0';
+	snprintf(zdtm_dir, sizeof(zdtm_dir), "%.*s",
+		 (int)(strrchr(exe, '/') - exe), exe);
+	xsnprintf(root_dir, sizeof(root_dir), "%s/../..", zdtm_dir);
+	if (realpath(root_dir, criu_buf))
+		snprintf(root_dir, sizeof(root_dir), "%s", criu_buf);
+
+	load_unsupported();
+	add_all_tests();
+
+	if (list) {
+		for (i = 0; i < ntests; i++)
+			printf("%s%s\n", tests[i].name,
+			       is_unsupported(tests[i].name) ?
+				       "  (unsupported)" : "");
+		return 0;
+	}
+
+	for (i = 0; i < (int)ARRAY_SIZE(modes); i++)
+		if (!strcmp(mode, "all") || !strcmp(mode, modes[i].name))
+			run_modes[nmodes++] = &modes[i];
+	if (!nmodes) {
+		fprintf(stderr, "zdtm-run: unknown mode %s\n", mode);
+		usage(stderr);
+		return 2;
+	}
+
+	if (optind < argc) {
+		for (i = optind; i < argc; i++) {
+			const struct test *t = find_test(argv[i]);
+
+			if (!t) {
+				fprintf(stderr, "zdtm-run: no test %s\n",
+					argv[i]);
+				return 2;
+			}
+			if (is_unsupported(t->name))
+				fprintf(stderr, "zdtm-run: note: %s is in "
+					"unsupported.list\n", t->name);
+			run[nrun++] = t;
+		}
+	} else {
+		for (i = 0; i < ntests; i++)
+			if (!is_unsupported(tests[i].name))
+				run[nrun++] = &tests[i];
+	}
+
+	if (!criu) {
+		xsnprintf(criu_buf, sizeof(criu_buf), "%s/criu-lite/criu-lite",
+			 root_dir);
+		criu = criu_buf;
+	} else if (criu[0] != '/' && strchr(criu, '/')) {
+		static char abs_criu[PATH_MAX];
+
+		if (!realpath(criu, abs_criu)) {
+			fprintf(stderr, "zdtm-run: %s: %m\n", criu);
+			return 2;
+		}
+		criu = abs_criu;
+	}
+	if (strchr(criu, '/') && access(criu, X_OK))
+		fprintf(stderr, "zdtm-run: warning: cannot execute %s: %m\n",
+			criu);
+
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) {
+		perror("PR_SET_CHILD_SUBREAPER");
+		return 2;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
+	snprintf(tmp_dir, sizeof(tmp_dir), "/tmp/zdtm-XXXXXX");
+	if (!mkdtemp(tmp_dir)) {
+		perror("mkdtemp");
+		return 2;
+	}
+	vlog("criu-lite %s, work dir %s", criu, tmp_dir);
+
+	for (i = 0; i < nrun && !interrupted; i++)
+		for (j = 0; j < nmodes && !interrupted; j++) {
+			if (run_case(run[i], run_modes[j]))
+				failed++;
+			else
+				passed++;
+		}
+
+	kill_leftovers(NULL, 0);
+	if (keep || failed)
+		printf("work dir kept: %s\n", tmp_dir);
+	else
+		rm_rf(tmp_dir);
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed || interrupted ? 1 : 0;
+}
