@@ -76,6 +76,22 @@ static int rcall_ok(struct rst_task *t, const char *what, long nr, long a1,
 	return 0;
 }
 
+/* setfs[ug]id() never fails, it returns the old id: check by asking again */
+static int set_fsid(struct rst_task *t, const char *what, long nr, uint32_t id)
+{
+	long ret;
+
+	if (remote_syscall(&t->remote, &ret, nr, id, 0, 0, 0, 0, 0) ||
+	    remote_syscall(&t->remote, &ret, nr, -1, 0, 0, 0, 0, 0))
+		return -1;
+	if ((uint32_t)ret != id) {
+		pr_err("PID %d: can't restore credentials: %s(%u) left %ld\n",
+		       t->pid, what, id, ret);
+		return -1;
+	}
+	return 0;
+}
+
 static int caps_set(struct rst_task *t, uint64_t eff, uint64_t prm,
 		    uint64_t inh)
 {
@@ -118,14 +134,16 @@ int creds_restore(struct rst_task *t)
 	/* keep capabilities across the uid change; securebits fix it after */
 	if (rcall_ok(t, "PR_SET_KEEPCAPS", SYS_prctl, PR_SET_KEEPCAPS, 1, 0, 0) ||
 	    rcall_ok(t, "setresgid", SYS_setresgid, ce->gid, ce->egid, ce->sgid, 0) ||
-	    rcall_ok(t, "setfsgid", SYS_setfsgid, ce->fsgid, 0, 0, 0) ||
-	    rcall_ok(t, "setresuid", SYS_setresuid, ce->uid, ce->euid, ce->suid, 0) ||
-	    rcall_ok(t, "setfsuid", SYS_setfsuid, ce->fsuid, 0, 0, 0))
+	    rcall_ok(t, "setresuid", SYS_setresuid, ce->uid, ce->euid, ce->suid, 0))
 		return -1;
 	/* what we kept in the permitted set, effective for the last steps */
 	if (caps_set(t, full & ((1ULL << (CAP_LAST_CAP + 1)) - 1) & ce->cap_bnd,
 		     full & ((1ULL << (CAP_LAST_CAP + 1)) - 1) & ce->cap_bnd,
 		     ce->cap_inh))
+		return -1;
+	/* fs ids may differ from all of r/e/s: needs CAP_SETUID/SETGID back */
+	if (set_fsid(t, "setfsgid", SYS_setfsgid, ce->fsgid) ||
+	    set_fsid(t, "setfsuid", SYS_setfsuid, ce->fsuid))
 		return -1;
 	if (rcall_ok(t, "PR_SET_SECUREBITS", SYS_prctl, PR_SET_SECUREBITS,
 		     ce->securebits, 0, 0))

@@ -79,6 +79,16 @@ static void remove_images(int dirfd, pid_t pid)
 	unlinkat(dirfd, name, 0);
 }
 
+static int has_children(pid_t pid)
+{
+	char name[64], buf[64];
+	ssize_t n;
+
+	snprintf(name, sizeof(name), "task/%d/children", pid);
+	n = proc_read_file(pid, name, buf, sizeof(buf));
+	return n != 0;
+}
+
 static int check_dumpable(struct dump_task *t, int seized)
 {
 	pid_t pid = t->pid;
@@ -106,6 +116,11 @@ static int check_dumpable(struct dump_task *t, int seized)
 	if (t->status.threads != 1) {
 		pr_err("PID %d (%s) has %d threads: multi-threaded processes are not supported yet\n",
 		       pid, t->stat.comm, t->status.threads);
+		return -1;
+	}
+	if (has_children(pid)) {
+		pr_err("PID %d (%s) has child processes: process trees are not supported yet\n",
+		       pid, t->stat.comm);
 		return -1;
 	}
 	if (t->stat.sid != pid) {

@@ -24,7 +24,48 @@ struct files_dumper {
 	struct cr_img *img;
 	size_t cap;
 	unsigned int next_id;
+	struct dumped_file {
+		int fd;
+		dev_t dev;
+		ino_t ino;
+		unsigned int id;
+	} *seen;
+	size_t n_seen;
 };
+
+#define KCMP_FILE 0
+
+/* An fd sharing its open file description with one dumped before: its id. */
+static unsigned int shared_file_id(struct files_dumper *fdd, int fd,
+				   const struct stat *st)
+{
+	pid_t pid = fdd->t->pid;
+	size_t i;
+
+	for (i = 0; i < fdd->n_seen; i++) {
+		const struct dumped_file *df = &fdd->seen[i];
+
+		if (df->dev == st->st_dev && df->ino == st->st_ino &&
+		    syscall(SYS_kcmp, pid, pid, KCMP_FILE, df->fd, fd) == 0)
+			return df->id;
+	}
+	return 0;
+}
+
+static int remember_file(struct files_dumper *fdd, int fd,
+			 const struct stat *st, unsigned int id)
+{
+	struct dumped_file *n = realloc(fdd->seen,
+					(fdd->n_seen + 1) * sizeof(*n));
+
+	if (!n) {
+		pr_err("Out of memory dumping fd %d\n", fd);
+		return -1;
+	}
+	fdd->seen = n;
+	n[fdd->n_seen++] = (struct dumped_file){ fd, st->st_dev, st->st_ino, id };
+	return 0;
+}
 
 /* mem char devices (major 1) that reopen to the same thing by path */
 static int simple_chrdev(dev_t rdev)
@@ -92,6 +133,9 @@ static int dump_one_fd(pid_t pid, int fd, void *arg)
 	if (proc_parse_fdinfo(pid, fd, &fi))
 		return -1;
 
+	rf.id = shared_file_id(fdd, fd, &st);
+	if (rf.id)
+		goto add_fd;
 	rf.id = ++fdd->next_id;
 	rf.path = link;
 	rf.flags = fi.flags & ~O_CLOEXEC;
@@ -102,9 +146,10 @@ static int dump_one_fd(pid_t pid, int fd, void *arg)
 		rf.has_rdev = 1;
 		rf.rdev = st.st_rdev;
 	}
-	if (img_write_msg(fdd->img, &rf.base))
+	if (img_write_msg(fdd->img, &rf.base) ||
+	    remember_file(fdd, fd, &st, rf.id))
 		return -1;
-
+add_fd:
 	if (t->n_fds == fdd->cap) {
 		FdinfoEntry **nf;
 
@@ -140,6 +185,7 @@ int files_dump(int dirfd, struct dump_task *t)
 	if (!fdd.img)
 		return -1;
 	ret = proc_for_each_fd(t->pid, dump_one_fd, &fdd);
+	free(fdd.seen);
 	if (img_close_write(fdd.img) || ret)
 		return -1;
 
@@ -241,12 +287,38 @@ static long fcall(struct rst_task *t, long nr, long a1, long a2, long a3)
 	return ret;
 }
 
-static int restore_one_fd(struct rst_task *t, const FdinfoEntry *fe)
+/* An fd sharing its file description with an earlier one is a dup of it. */
+static int restore_dup_fd(struct rst_task *t, const FdinfoEntry *fe, size_t idx)
+{
+	size_t i;
+	long ret;
+
+	for (i = 0; i < idx; i++) {
+		if (t->fds[i]->id != fe->id)
+			continue;
+		ret = fcall(t, SYS_dup3, t->fds[i]->fd, fe->fd,
+			    fe->cloexec ? O_CLOEXEC : 0);
+		if (ret < 0) {
+			errno = -ret;
+			pr_perror("PID %d: can't dup fd %u to %u", t->pid,
+				  t->fds[i]->fd, fe->fd);
+			return -1;
+		}
+		return 1;
+	}
+	return 0;
+}
+
+static int restore_one_fd(struct rst_task *t, const FdinfoEntry *fe, size_t idx)
 {
 	const RegFileEntry *rf = reg_file_find(fe->id);
 	int flags = rf->flags & ~(O_CREAT | O_TRUNC | O_EXCL | O_NOCTTY);
 	uint64_t addr;
 	long fd, ret;
+
+	ret = restore_dup_fd(t, fe, idx);
+	if (ret)
+		return ret < 0 ? -1 : 0;
 
 	addr = scratch_put(&t->remote, 0, rf->path, strlen(rf->path) + 1);
 	fd = fcall(t, SYS_openat, AT_FDCWD, addr,
@@ -287,7 +359,7 @@ int files_restore(struct rst_task *t, int dirfd)
 	if (reg_files_load(dirfd))
 		return -1;
 	for (i = 0; i < t->n_fds; i++)
-		if (restore_one_fd(t, t->fds[i]))
+		if (restore_one_fd(t, t->fds[i], i))
 			return -1;
 	return 0;
 }

@@ -34,7 +34,7 @@
 
 #define VMF_MADV_MASK	(VMF_DONTCOPY | VMF_DONTDUMP | VMF_HUGEPAGE | \
 			 VMF_NOHUGEPAGE | VMF_MERGEABLE | VMF_WIPEONFORK | \
-			 VMF_SEQ_READ | VMF_RAND_READ | VMF_LOCKED)
+			 VMF_SEQ_READ | VMF_RAND_READ | VMF_LOCKED | VMF_ACCOUNT)
 
 struct vma_collect {
 	struct dump_task *t;
@@ -113,6 +113,11 @@ static int vma_collect_one(const struct proc_vma *pv, void *arg)
 				"" : pv->path);
 	if (!ve->name)
 		return -1;
+	if (ve->kind == VMA_KIND__VMA_ANON && pv->shared) {
+		/* the shmem inode tells which mappings share one object */
+		ve->has_ino = 1;
+		ve->ino = pv->ino;
+	}
 	if (ve->kind == VMA_KIND__VMA_FILE) {
 		ve->path = arena_strdup(t->arena, pv->path);
 		if (!ve->path)
@@ -395,10 +400,107 @@ static int open_in_task(struct rst_task *t, const char *path, int flags)
 	return fd;
 }
 
+static int is_shared_anon(const VmaEntry *v)
+{
+	return v->kind == VMA_KIND__VMA_ANON && (v->flags & MAP_SHARED) &&
+	       v->has_ino;
+}
+
+/* Other mappings of the same shared anonymous object (mremap aliases). */
+static size_t shm_group(const MmEntry *mm, const VmaEntry *v, uint64_t *size,
+			const VmaEntry **first)
+{
+	size_t i, n = 0;
+
+	*size = 0;
+	*first = NULL;
+	if (!is_shared_anon(v))
+		return 0;
+	for (i = 0; i < mm->n_vmas; i++) {
+		const VmaEntry *o = mm->vmas[i];
+
+		if (!is_shared_anon(o) || o->ino != v->ino)
+			continue;
+		if (!*first)
+			*first = o;
+		if (o->pgoff + (o->end - o->start) > *size)
+			*size = o->pgoff + (o->end - o->start);
+		n++;
+	}
+	return n;
+}
+
+/* The protection a VMA is mapped with, before pages are filled. */
+static int vma_map_prot(const MmEntry *mm, const VmaEntry *v)
+{
+	const VmaEntry *first;
+	uint64_t size;
+
+	if (shm_group(mm, v, &size, &first) > 1)
+		return PROT_READ | PROT_WRITE;
+	if (v->dumped_pages)
+		return v->prot | PROT_WRITE;
+	/* a private mapping made read-only keeps its commit charge (VM_ACCOUNT) */
+	if ((v->madv & VMF_ACCOUNT) && !(v->flags & MAP_SHARED))
+		return v->prot | PROT_WRITE;
+	return v->prot;
+}
+
+/*
+ * Several VMAs of one shared anonymous object: map the object whole at a
+ * free spot, alias each VMA out of it with mremap(old_size = 0), and drop
+ * the whole mapping again.
+ */
+static int shm_group_restore(struct rst_task *t, const VmaEntry *v,
+			     uint64_t size)
+{
+	uint64_t lo = t->tramp + getpagesize() + SCRATCH_SIZE, master;
+	size_t i;
+	long ret;
+
+	master = mm_free_gap(t->mm, size, lo);
+	ret = master ? rst_call(t, SYS_mmap, master, size, PROT_READ | PROT_WRITE,
+				MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+				-1, 0) : -ENOMEM;
+	if (ret != (long)master) {
+		errno = ret < 0 ? -ret : EEXIST;
+		pr_perror("PID %d: can't map shared memory object %" PRIu64 " (%" PRIu64 " bytes)",
+			  t->pid, v->ino, size);
+		return -1;
+	}
+	for (i = 0; i < t->mm->n_vmas; i++) {
+		const VmaEntry *o = t->mm->vmas[i];
+
+		if (!is_shared_anon(o) || o->ino != v->ino)
+			continue;
+		ret = rst_call(t, SYS_mremap, master + o->pgoff, 0,
+			       o->end - o->start, MREMAP_MAYMOVE | MREMAP_FIXED,
+			       o->start, 0);
+		if (ret != (long)o->start) {
+			errno = ret < 0 ? -ret : EFAULT;
+			pr_perror("PID %d: can't alias shared memory at %#" PRIx64,
+				  t->pid, o->start);
+			return -1;
+		}
+	}
+	ret = rst_call(t, SYS_munmap, master, size, 0, 0, 0, 0);
+	if (ret) {
+		errno = -ret;
+		pr_perror("PID %d: munmap of the shared memory staging area", t->pid);
+		return -1;
+	}
+	return 0;
+}
+
 static int vma_restore(struct rst_task *t, const VmaEntry *v)
 {
-	int prot = v->prot | (v->dumped_pages ? PROT_WRITE : 0);
+	int prot = vma_map_prot(t->mm, v);
+	const VmaEntry *first;
 	long ret, fd = -1;
+	uint64_t size;
+
+	if (shm_group(t->mm, v, &size, &first) > 1)
+		return first == v ? shm_group_restore(t, v, size) : 0;
 
 	if (v->kind == VMA_KIND__VMA_FILE) {
 		int oflags = (v->madv & VMF_MAYWRITE) ? O_RDWR : O_RDONLY;
@@ -458,7 +560,18 @@ static int vma_finish(struct rst_task *t, const VmaEntry *v)
 	size_t i;
 	long ret;
 
-	if (v->dumped_pages) {
+	if ((v->madv & VMF_ACCOUNT) && !(v->prot & PROT_WRITE) &&
+	    v->kind == VMA_KIND__VMA_ANON && !v->dumped_pages) {
+		/*
+		 * mprotect drops VM_ACCOUNT from an anonymous VMA that never
+		 * had a page (no anon_vma yet): fault one in and drop it.
+		 */
+		rst_call(t, SYS_madvise, v->start, getpagesize(),
+			 MADV_POPULATE_WRITE, 0, 0, 0);
+		rst_call(t, SYS_madvise, v->start, getpagesize(), MADV_DONTNEED,
+			 0, 0, 0);
+	}
+	if (vma_map_prot(t->mm, v) != (int)v->prot) {
 		ret = rst_call(t, SYS_mprotect, v->start, len, v->prot, 0, 0, 0);
 		if (ret) {
 			errno = -ret;

@@ -3,7 +3,9 @@
  * The process tree: which tasks, their PIDs at every namespace level,
  * sessions and groups; and, on restore, making sure each PID is free.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -60,6 +62,53 @@ static int pid_holder(pid_t pid, char *state, char *comm, size_t size,
 	*ppid = st.ppid;
 	snprintf(comm, size, "%s", st.comm);
 	return 1;
+}
+
+/* A PID with no task can still be in use as some task's group or session. */
+static pid_t pid_used_as_group(pid_t pid, int *as_sid)
+{
+	struct dirent *de;
+	pid_t holder = 0;
+	DIR *d = opendir("/proc");
+
+	if (!d)
+		return 0;
+	while (!holder && (de = readdir(d))) {
+		struct proc_stat st;
+		char buf[1024];
+		pid_t p = atoi(de->d_name);
+		ssize_t n;
+
+		if (p <= 0)
+			continue;
+		n = proc_read_file_quiet(p, "stat", buf, sizeof(buf) - 1);
+		if (n <= 0)
+			continue;
+		buf[n] = 0;
+		if (proc_parse_stat_buf(buf, &st))
+			continue;
+		if (st.pgid == pid || st.sid == pid) {
+			holder = p;
+			*as_sid = st.sid == pid;
+		}
+	}
+	closedir(d);
+	return holder;
+}
+
+void pid_report_taken(pid_t pid)
+{
+	int as_sid = 0;
+	pid_t holder;
+
+	if (pid_wait_free(pid))
+		return;
+	holder = pid_used_as_group(pid, &as_sid);
+	if (holder)
+		pr_err("PID %d is still in use as the %s ID of PID %d\n", pid,
+		       as_sid ? "session" : "process group", holder);
+	else
+		pr_err("PID %d was taken while restoring\n", pid);
 }
 
 /*

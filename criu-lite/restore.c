@@ -236,12 +236,6 @@ static __attribute__((noreturn)) void child_start(pid_t parent)
 	__builtin_unreachable();
 }
 
-static void report_pid_taken(pid_t pid)
-{
-	if (!pid_wait_free(pid))
-		pr_err("PID %d was taken while restoring\n", pid);
-}
-
 static int create_task(struct rst_task *t)
 {
 	pid_t tid = t->pid, parent = getpid();
@@ -260,7 +254,7 @@ static int create_task(struct rst_task *t)
 		child_start(parent);
 	if (pid < 0) {
 		if (errno == EEXIST)
-			report_pid_taken(t->pid);
+			pid_report_taken(t->pid);
 		else if (errno == EPERM)
 			pr_err("Not permitted to create PID %d: restore needs CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN\n",
 			       t->pid);

@@ -58,13 +58,21 @@ static int rlimits_dump(struct dump_task *t)
 	for (res = 0; res < RLIM_NLIMITS; res++) {
 		RlimitEntry *re = arena_alloc(t->arena, sizeof(*re));
 		struct rlimit rl;
+		long ret;
 
 		if (!re)
 			return -1;
-		if (prlimit(t->pid, res, NULL, &rl)) {
+		/* asked inside: prlimit() on another uid's task needs more */
+		if (remote_syscall(&t->remote, &ret, SYS_prlimit64, 0, res, 0,
+				   t->remote.scratch, 0, 0))
+			return -1;
+		if (ret) {
+			errno = -ret;
 			pr_perror("PID %d: can't read rlimit %d", t->pid, res);
 			return -1;
 		}
+		if (remote_read(t->pid, t->remote.scratch, &rl, sizeof(rl)))
+			return -1;
 		rlimit_entry__init(re);
 		re->resource = res;
 		re->cur = rl.rlim_cur;

@@ -62,6 +62,7 @@ uint64_t scratch_put(struct remote *r, size_t off, const void *buf, size_t len);
 /* pstree.c */
 int pstree_dump(int dirfd, struct dump_task *t);
 int pid_wait_free(pid_t pid);
+void pid_report_taken(pid_t pid);
 
 /* regs.c */
 int regs_dump(pid_t tid, ThreadCoreEntry *tc, struct arena *a);

@@ -280,6 +280,7 @@ static const struct {
 	{ "mg", VMF_MERGEABLE },  { "wf", VMF_WIPEONFORK }, { "sr", VMF_SEQ_READ },
 	{ "rr", VMF_RAND_READ },  { "lo", VMF_LOCKED },	    { "nr", VMF_NORESERVE },
 	{ "ht", VMF_HUGETLB },	  { "um", VMF_UFFD },	    { "uw", VMF_UFFD },
+	{ "ac", VMF_ACCOUNT },
 };
 
 unsigned int proc_parse_vmflags(const char *s)
@@ -495,7 +496,8 @@ int proc_list_tids(pid_t pid, pid_t *tids, int max)
 	return n;
 }
 
-ssize_t proc_read_file(pid_t pid, const char *name, void *buf, size_t size)
+static ssize_t read_proc_file(pid_t pid, const char *name, void *buf,
+			      size_t size, int quiet)
 {
 	char path[64];
 	size_t off = 0;
@@ -504,7 +506,8 @@ ssize_t proc_read_file(pid_t pid, const char *name, void *buf, size_t size)
 	snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		pr_perror("Can't open %s", path);
+		if (!quiet)
+			pr_perror("Can't open %s", path);
 		return -1;
 	}
 	while (off < size) {
@@ -521,6 +524,16 @@ ssize_t proc_read_file(pid_t pid, const char *name, void *buf, size_t size)
 	}
 	close(fd);
 	return off;
+}
+
+ssize_t proc_read_file(pid_t pid, const char *name, void *buf, size_t size)
+{
+	return read_proc_file(pid, name, buf, size, 0);
+}
+
+ssize_t proc_read_file_quiet(pid_t pid, const char *name, void *buf, size_t size)
+{
+	return read_proc_file(pid, name, buf, size, 1);
 }
 
 int proc_readlink(pid_t pid, const char *name, char *buf, size_t size)

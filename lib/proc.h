@@ -71,6 +71,7 @@ enum {
 	VMF_NORESERVE	= 1u << 17,
 	VMF_HUGETLB	= 1u << 18,
 	VMF_UFFD	= 1u << 19,
+	VMF_ACCOUNT	= 1u << 20,
 };
 
 struct proc_vma {
@@ -116,9 +117,11 @@ int proc_for_each_fd(pid_t pid, int (*cb)(pid_t pid, int fd, void *arg),
 
 /* Reads a whole /proc file (auxv, cmdline, personality...). */
 ssize_t proc_read_file(pid_t pid, const char *name, void *buf, size_t size);
+/* The same, silent when the file is not there (for scans racing with exit). */
+ssize_t proc_read_file_quiet(pid_t pid, const char *name, void *buf, size_t size);
 /* readlink of /proc/PID/NAME into buf, NUL-terminated. */
 int proc_readlink(pid_t pid, const char *name, char *buf, size_t size);
-/* Children of every thread of PID (from /proc/PID/task/TID/children). */
+/* TIDs of PID's threads, from /proc/PID/task, sorted. */
 int proc_list_tids(pid_t pid, pid_t *tids, int max);
 
 /* /proc/PID/pagemap entries */
