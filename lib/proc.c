@@ -43,7 +43,11 @@ int proc_parse_stat_buf(const char *buf, struct proc_stat *st)
 		pr_err("stat: no (comm) in \"%.64s\"\n", buf);
 		return -1;
 	}
-	st->pid = strtol(buf, NULL, 10);
+	st->pid = strtol(buf, &end, 10);
+	if (end == buf || end + 1 != open || *end != ' ') {
+		pr_err("stat: bad pid in \"%.64s\"\n", buf);
+		return -1;
+	}
 	n = close - open - 1;
 	if (n >= sizeof(st->comm))
 		n = sizeof(st->comm) - 1;
@@ -165,11 +169,13 @@ static int parse_ids(const char *s, unsigned int id[4])
 
 int proc_parse_status_fp(FILE *f, struct proc_status *st)
 {
-	char line[4096];
+	/* not a fixed buffer: Groups can list NGROUPS_MAX ids, ~700 KB */
+	char *line = NULL;
+	size_t cap = 0;
 	int seen = 0;
 
 	memset(st, 0, sizeof(*st));
-	while (fgets(line, sizeof(line), f)) {
+	while (getline(&line, &cap, f) > 0) {
 		char *val = strchr(line, ':');
 
 		if (!val)
@@ -235,6 +241,7 @@ int proc_parse_status_fp(FILE *f, struct proc_status *st)
 			st->seccomp = atoi(val);
 		}
 	}
+	free(line);
 	if (seen != 15) {
 		pr_err("status: missing %s\n", !(seen & 1) ? "State" :
 			!(seen & 2) ? "Uid" : !(seen & 4) ? "Gid" : "CapBnd");
@@ -244,6 +251,7 @@ int proc_parse_status_fp(FILE *f, struct proc_status *st)
 	return 0;
 bad:
 	pr_err("status: malformed %s line\n", line);
+	free(line);
 	proc_status_free(st);
 	return -1;
 }
@@ -324,6 +332,15 @@ static int parse_maps_line(const char *line, struct proc_vma *vma)
 	return 0;
 }
 
+/* An smaps field line: "Name:" then the value. */
+static int is_field_line(const char *line)
+{
+	size_t n = strspn(line, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				"abcdefghijklmnopqrstuvwxyz0123456789_");
+
+	return n && line[n] == ':';
+}
+
 /* A VMA header line starts with a hex range; smaps field lines do not. */
 static int is_vma_line(const char *line)
 {
@@ -356,6 +373,10 @@ int proc_parse_smaps_fp(FILE *f, proc_vma_cb cb, void *arg)
 			have = 1;
 		} else if (!have) {
 			pr_err("maps: field before any mapping: \"%.80s\"\n", line);
+			ret = -1;
+			goto out;
+		} else if (!is_field_line(line)) {
+			pr_err("maps: malformed line \"%.80s\"\n", line);
 			ret = -1;
 			goto out;
 		} else if (!strncmp(line, "VmFlags:", 8)) {
