@@ -19,6 +19,11 @@ void *arena_alloc(struct arena *a, size_t size)
 	struct arena_chunk *c = a->head;
 	void *p;
 
+	/* rounding up, or adding the chunk header, must not wrap */
+	if (size > SIZE_MAX - 15 - sizeof(*c)) {
+		pr_err("Out of memory (%zu bytes)\n", size);
+		return NULL;
+	}
 	size = (size + 15) & ~(size_t)15;
 	if (!c || c->size - c->used < size) {
 		size_t csize = size > ARENA_CHUNK ? size : ARENA_CHUNK;
