@@ -225,7 +225,8 @@ struct cr_img *img_open_buf(const char *name, const void *data, size_t len,
 		pr_err("Out of memory reading image %s\n", name);
 		goto err;
 	}
-	memcpy(img->buf, data, len);
+	if (len)	/* DATA may be NULL then */
+		memcpy(img->buf, data, len);
 	img->len = len;
 	if (img_verify(img, kind))
 		goto err;
