@@ -34,7 +34,7 @@ TOOL_O	:= $(patsubst %.c,$(BUILD)/%.o,$(TOOL_SRC))
 ifeq ($(BUILD),build)
 TOOL	:= criu-lite/criu-lite
 else
-TOOL	:= $(BUILD)/criu-lite
+TOOL	:= $(BUILD)/sbin/criu-lite
 endif
 
 UNIT_SRC := $(wildcard test/unit/*.c)
@@ -57,9 +57,10 @@ $(LIB_A): $(LIB_O)
 	$(AR) rcs $@ $^
 
 $(TOOL): $(TOOL_O) $(PB_O) $(LIB_A)
+	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(UNIT_BIN): $(UNIT_SRC) $(PB_O) $(LIB_A) $(filter-out $(BUILD)/criu-lite/main.o,$(TOOL_O))
+$(UNIT_BIN): $(UNIT_SRC) $(PB_O) $(filter-out $(BUILD)/criu-lite/main.o,$(TOOL_O)) $(LIB_A)
 	$(CC) $(CFLAGS) -Icriu-lite $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcriterion
 
 unit: $(UNIT_BIN)
@@ -69,9 +70,9 @@ unit: $(UNIT_BIN)
 -include bench/bench.mk
 
 asan:
-	$(MAKE) BUILD=build/asan SAN=1
+	$(MAKE) BUILD=build/asan SAN=1 build/asan/sbin/criu-lite build/asan/unit-tests
 
-test: all unit asan $(if $(ZDTM_TARGETS),$(ZDTM_TARGETS))
+test: all unit asan zdtm
 	bash test/run-all
 
 demo: all
