@@ -157,7 +157,8 @@ add_fd:
 		nf = arena_alloc(t->arena, fdd->cap * sizeof(*nf));
 		if (!nf)
 			return -1;
-		memcpy(nf, t->fds, t->n_fds * sizeof(*nf));
+		if (t->n_fds)
+			memcpy(nf, t->fds, t->n_fds * sizeof(*nf));
 		t->fds = nf;
 	}
 	fe = arena_alloc(t->arena, sizeof(*fe));

@@ -92,7 +92,8 @@ static int vma_collect_one(const struct proc_vma *pv, void *arg)
 		nv = arena_alloc(t->arena, vc->cap * sizeof(*nv));
 		if (!nv)
 			return -1;
-		memcpy(nv, mm->vmas, mm->n_vmas * sizeof(*nv));
+		if (mm->n_vmas)
+			memcpy(nv, mm->vmas, mm->n_vmas * sizeof(*nv));
 		mm->vmas = nv;
 	}
 	ve = arena_alloc(t->arena, sizeof(*ve));
