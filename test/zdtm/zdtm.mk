@@ -38,7 +38,7 @@ ZDTM_TESTS := \
 ZDTM_STATIC_TESTS := static
 
 ZDTM_CC ?= $(CC)
-ZDTM_CFLAGS ?= $(filter-out -fsanitize=% -O0 -O1 -O3 -Os,$(CFLAGS)) \
+ZDTM_CFLAGS ?= $(filter-out -fsanitize=% -D_GNU_SOURCE -MMD -MP -O0 -O1 -O3 -Os,$(CFLAGS)) \
 	-std=gnu11 -Wall -Wextra -Werror -O2 -g -I$(ZDTM_SRCDIR)/lib
 ZDTM_LDFLAGS ?= $(filter-out -fsanitize=%,$(LDFLAGS))
 
