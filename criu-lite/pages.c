@@ -460,8 +460,9 @@ int pages_restore(struct rst_task *t)
 		while (len && !err) {
 			uint64_t chunk = len < PREADV_MAX ? len : PREADV_MAX;
 
-			if (pf.niov == IOV_BATCH || pf.bytes + chunk > PREADV_MAX)
-				err = fill_flush(&pf);
+			if ((pf.niov == IOV_BATCH || pf.bytes + chunk > PREADV_MAX) &&
+			    (err = fill_flush(&pf)))
+				break;
 			pf.iov[pf.niov].iov_base = (void *)vaddr;
 			pf.iov[pf.niov].iov_len = chunk;
 			pf.niov++;

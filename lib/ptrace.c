@@ -74,8 +74,8 @@ int ptrace_seize_stop(pid_t pid)
 		goto err;
 	}
 	/*
-	 * The first stop may be a signal that was already on its way; keep it
-	 * pending (it is dumped with the rest) and wait for the interrupt.
+	 * The first stop may be a signal that was already on its way: deliver
+	 * it as it would have been, and wait for the interrupt.
 	 */
 	for (;;) {
 		if (ptrace_wait_stop(pid, &status))
@@ -86,7 +86,6 @@ int ptrace_seize_stop(pid_t pid)
 			break;
 		pr_debug("PID %d stopped by signal %d before the interrupt\n",
 			 pid, WSTOPSIG(status));
-		/* re-inject: the signal stays the task's, not ours */
 		if (ptrace(PTRACE_CONT, pid, NULL,
 			   (void *)(long)WSTOPSIG(status))) {
 			pr_perror("Can't resume PID %d", pid);
