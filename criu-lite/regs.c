@@ -11,9 +11,6 @@
 #include "task.h"
 
 /* kernel-internal restart codes a task interrupted in a syscall may carry */
-#define ERESTARTSYS		512
-#define ERESTARTNOINTR		513
-#define ERESTARTNOHAND		514
 #define ERESTART_RESTARTBLOCK	516
 
 #define XSTATE_MAX	(64u << 10)
@@ -60,28 +57,23 @@ int regs_dump(pid_t tid, ThreadCoreEntry *tc, struct arena *a)
 }
 
 /*
- * A task stopped inside a syscall carries a restart code in ax. The kernel
- * would have restarted the syscall on its way back to user space; we do the
- * same by pointing ip back at the syscall instruction. A RESTARTBLOCK
- * syscall (nanosleep, poll...) is re-issued with its original arguments, as
- * the kernel's restart block did not survive the dump.
+ * A task stopped inside a syscall carries a restart code in ax. The task is
+ * detached from a signal stop, so the kernel's own restart logic runs on
+ * these registers: it restarts the syscall, or turns it into EINTR if a
+ * signal with a handler arrives first, exactly as without the dump. Only a
+ * RESTARTBLOCK syscall (nanosleep, poll...) is re-issued by hand with its
+ * original arguments, as its restart block did not survive the dump.
  */
 static void regs_fixup_restart(struct user_regs_struct *regs, pid_t tid)
 {
-	if ((long)regs->orig_rax >= 0) {
-		switch ((long)regs->rax) {
-		case -ERESTARTSYS:
-		case -ERESTARTNOINTR:
-		case -ERESTARTNOHAND:
-		case -ERESTART_RESTARTBLOCK:
-			pr_debug("TID %d: restarting syscall %lld\n", tid,
-				 (long long)regs->orig_rax);
-			regs->rax = regs->orig_rax;
-			regs->rip -= 2;
-			break;
-		}
+	if ((long)regs->orig_rax >= 0 &&
+	    (long)regs->rax == -ERESTART_RESTARTBLOCK) {
+		pr_debug("TID %d: re-issuing syscall %lld\n", tid,
+			 (long long)regs->orig_rax);
+		regs->rax = regs->orig_rax;
+		regs->rip -= 2;
+		regs->orig_rax = -1;
 	}
-	regs->orig_rax = -1;
 }
 
 int regs_restore(pid_t tid, const ThreadCoreEntry *tc)
