@@ -1,9 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * dump: seize the task, collect its state, write the images, then kill it
- * or let it go. Until the images are complete nothing is done to the task
- * that detaching would not undo, so a failed dump leaves it running as it was.
+ * dump: freeze the tree, collect every task's state, write the images, then
+ * kill the tree or let it go. Until the images are complete nothing is done
+ * to a task that detaching would not undo, so a failed dump leaves the tree
+ * running as it was. Images are written into a fresh directory inside the
+ * images directory and moved into place only once all are complete, so a
+ * failed dump leaves an earlier dump there intact.
+ *
+ * The work is done by a child of the criu-lite process the user started:
+ * killing that process (even with SIGKILL) cancels the dump, and the worker,
+ * which holds the tree, puts every task back as it was before it exits.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -11,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
@@ -23,7 +32,6 @@
 #include "task.h"
 
 #define DUMP_SCRATCH	4096u
-#define PF_KTHREAD	0x00200000
 
 uint64_t scratch_put(struct remote *r, size_t off, const void *buf, size_t len)
 {
@@ -63,101 +71,100 @@ err:
 	return -1;
 }
 
-static void remove_images(int dirfd, pid_t pid)
-{
-	static const int per_pid[] = { IMG_CORE, IMG_MM, IMG_PAGEMAP, IMG_FDINFO };
+/*
+ * Images are written into a staging directory inside the images directory,
+ * then renamed into place: inventory.img, which marks a complete dump, goes
+ * first out and last in.
+ */
+struct image_stage {
+	const char *dir;
+	int dirfd;	/* the images directory */
+	int fd;		/* the staging directory inside it */
 	char name[64];
-	size_t i;
+};
 
-	unlinkat(dirfd, "inventory.img", 0);
-	unlinkat(dirfd, "pstree.img", 0);
-	unlinkat(dirfd, "reg-files.img", 0);
-	unlinkat(dirfd, "stats-dump.img", 0);
-	for (i = 0; i < ARRAY_SIZE(per_pid); i++)
-		unlinkat(dirfd, image_name(per_pid[i], pid, name, sizeof(name)), 0);
-	snprintf(name, sizeof(name), PAGES_IMG_FMT, pid);
-	unlinkat(dirfd, name, 0);
+static int stage_open(struct image_stage *s, const char *dir)
+{
+	s->dir = dir;
+	s->fd = -1;
+	s->dirfd = open_images_dir(dir);
+	if (s->dirfd < 0)
+		return -1;
+	snprintf(s->name, sizeof(s->name), ".criu-lite-dump.%d", getpid());
+	if (mkdirat(s->dirfd, s->name, 0700)) {
+		pr_perror("Can't create %s/%s", dir, s->name);
+		goto err;
+	}
+	s->fd = openat(s->dirfd, s->name, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	if (s->fd >= 0)
+		return 0;
+	pr_perror("Can't open %s/%s", dir, s->name);
+	unlinkat(s->dirfd, s->name, AT_REMOVEDIR);
+err:
+	close(s->dirfd);
+	return -1;
 }
 
-static int has_children(pid_t pid)
+/* Calls FN on every file of the stage but inventory.img; -1 if one fails. */
+static int stage_for_each(struct image_stage *s,
+			  int (*fn)(struct image_stage *s, const char *name))
 {
-	char name[64], buf[64];
-	ssize_t n;
+	struct dirent *de;
+	int ret = 0, fd = dup(s->fd);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
 
-	snprintf(name, sizeof(name), "task/%d/children", pid);
-	n = proc_read_file(pid, name, buf, sizeof(buf));
-	return n != 0;
+	if (!d) {
+		pr_perror("Can't list %s/%s", s->dir, s->name);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.' && strcmp(de->d_name, "inventory.img") &&
+		    fn(s, de->d_name))
+			ret = -1;
+	closedir(d);
+	return ret;
 }
 
-static int check_dumpable(struct dump_task *t, int seized)
+static int stage_unlink(struct image_stage *s, const char *name)
 {
-	pid_t pid = t->pid;
+	return unlinkat(s->fd, name, 0);
+}
 
-	if (pid == getpid()) {
-		pr_err("PID %d is criu-lite itself\n", pid);
+static int stage_move(struct image_stage *s, const char *name)
+{
+	if (!renameat(s->fd, name, s->dirfd, name))
+		return 0;
+	pr_perror("Can't move image %s into %s", name, s->dir);
+	return -1;
+}
+
+static void stage_close(struct image_stage *s)
+{
+	if (unlinkat(s->dirfd, s->name, AT_REMOVEDIR))
+		pr_perror("Can't remove %s/%s", s->dir, s->name);
+	close(s->fd);
+	close(s->dirfd);
+}
+
+static void stage_abort(struct image_stage *s)
+{
+	unlinkat(s->fd, "inventory.img", 0);
+	stage_for_each(s, stage_unlink);
+	stage_close(s);
+}
+
+static int stage_commit(struct image_stage *s)
+{
+	if (unlinkat(s->dirfd, "inventory.img", 0) && errno != ENOENT) {
+		pr_perror("Can't replace %s/inventory.img", s->dir);
 		return -1;
 	}
-	if (proc_parse_stat(pid, &t->stat) || proc_parse_status(pid, &t->status))
+	if (stage_for_each(s, stage_move) || stage_move(s, "inventory.img"))
 		return -1;
-	if (t->stat.flags & PF_KTHREAD) {
-		pr_err("PID %d (%s) is a kernel thread\n", pid, t->stat.comm);
-		return -1;
-	}
-	if (t->stat.state == 'Z' || t->stat.state == 'X') {
-		pr_err("PID %d (%s) is a zombie: nothing to dump\n", pid,
-		       t->stat.comm);
-		return -1;
-	}
-	if (t->status.tgid != pid) {
-		pr_err("PID %d is a thread of process %d: dump the process\n",
-		       pid, t->status.tgid);
-		return -1;
-	}
-	if (t->status.threads != 1) {
-		pr_err("PID %d (%s) has %d threads: multi-threaded processes are not supported yet\n",
-		       pid, t->stat.comm, t->status.threads);
-		return -1;
-	}
-	if (has_children(pid)) {
-		pr_err("PID %d (%s) has child processes: process trees are not supported yet\n",
-		       pid, t->stat.comm);
-		return -1;
-	}
-	if (t->stat.sid != pid) {
-		pr_err("PID %d (%s) is not a session leader (session %d): run it under setsid\n",
-		       pid, t->stat.comm, t->stat.sid);
-		return -1;
-	}
-	if (t->stat.tty_nr) {
-		pr_err("PID %d (%s) has a controlling terminal, which is not supported yet\n",
-		       pid, t->stat.comm);
-		return -1;
-	}
-	if (t->status.tracer_pid != (seized ? getpid() : 0)) {
-		pr_err("PID %d (%s) is already traced by PID %d\n", pid,
-		       t->stat.comm, t->status.tracer_pid);
-		return -1;
-	}
+	stage_close(s);
 	return 0;
-}
-
-static int seize_task(struct dump_task *t)
-{
-	if (ptrace_seize_stop(t->pid)) {
-		if (errno == EPERM)
-			pr_err("Not permitted to trace PID %d: dump needs root (or CAP_SYS_PTRACE and CAP_CHECKPOINT_RESTORE)\n",
-			       t->pid);
-		return -1;
-	}
-	t->seized = 1;
-	/* the pidfd names the process we checked; a recycled PID would differ */
-	if (!pidref_alive(&t->ref)) {
-		pr_err("PID %d exited while being seized\n", t->pid);
-		return -1;
-	}
-	/* it may have changed between the checks and the stop */
-	proc_status_free(&t->status);
-	return check_dumpable(t, 1);
 }
 
 /* A syscall instruction in the task to inject through: the vdso has some. */
@@ -202,10 +209,9 @@ static int find_syscall_insn(struct dump_task *t, uint64_t *ip)
  * mappings stay as they are. If that is not mapped, map a page and unmap it
  * afterwards.
  */
-static int scratch_setup(struct dump_task *t)
+static int scratch_setup(struct dump_task *t, uint64_t sp)
 {
 	struct remote *r = &t->remote;
-	uint64_t sp = t->core->thread->regs->sp;
 	uint64_t lo = (sp - 128 - DUMP_SCRATCH - 64) & ~63ULL;
 	const VmaEntry *v = mm_find_vma(t->mm, lo);
 	long ret;
@@ -215,7 +221,7 @@ static int scratch_setup(struct dump_task *t)
 	    v->kind == VMA_KIND__VMA_ANON) {
 		t->scratch_saved = malloc(DUMP_SCRATCH);
 		if (!t->scratch_saved ||
-		    remote_read(t->pid, lo, t->scratch_saved, DUMP_SCRATCH))
+		    remote_read(r->pid, lo, t->scratch_saved, DUMP_SCRATCH))
 			return -1;
 		r->scratch = lo;
 		return 0;
@@ -226,7 +232,7 @@ static int scratch_setup(struct dump_task *t)
 		return -1;
 	if (ret < 0 && ret > -4096) {
 		errno = -ret;
-		pr_perror("PID %d: can't map a scratch page", t->pid);
+		pr_perror("TID %d: can't map a scratch page", r->pid);
 		return -1;
 	}
 	r->scratch = ret;
@@ -241,7 +247,7 @@ static int scratch_release(struct dump_task *t)
 	int err = 0;
 
 	if (t->scratch_saved) {
-		err = remote_write(t->pid, r->scratch, t->scratch_saved,
+		err = remote_write(r->pid, r->scratch, t->scratch_saved,
 				   DUMP_SCRATCH);
 		free(t->scratch_saved);
 		t->scratch_saved = NULL;
@@ -253,19 +259,25 @@ static int scratch_release(struct dump_task *t)
 	return err ? -1 : 0;
 }
 
-/* What only the task can tell: handlers, altstack, brk, timers... */
-static int dump_remote_state(struct dump_task *t)
+/*
+ * What only the thread itself can tell: altstack, clear_tid address...; and,
+ * through the leader, what only the process can: handlers, brk, timers...
+ */
+static int dump_thread_remote(struct dump_task *t, size_t i)
 {
-	uint64_t ip;
+	ThreadCoreEntry *tc = task_thread_core(t->core, i);
+	pid_t tid = t->tids[i];
 	int ret;
 
-	if (find_syscall_insn(t, &ip) ||
-	    remote_start(&t->remote, t->pid, REMOTE_SYSCALL_STOPS, ip))
+	if (remote_start(&t->remote, tid, REMOTE_SYSCALL_STOPS, t->syscall_ip))
 		return -1;
-	ret = scratch_setup(t);
-	if (!ret)
+	ret = scratch_setup(t, tc->regs->sp);
+	if (!ret && i == 0)
 		ret = signals_dump(t) || creds_dump(t) || misc_dump(t) ||
 		      mm_dump_fields(t);
+	if (!ret)
+		ret = signals_dump_thread(t, tid, tc) ||
+		      misc_dump_thread(t, tid, tc);
 	if (scratch_release(t))
 		ret = -1;
 	if (remote_finish(&t->remote))
@@ -273,24 +285,65 @@ static int dump_remote_state(struct dump_task *t)
 	return ret ? -1 : 0;
 }
 
+static ThreadCoreEntry *alloc_thread_core(struct dump_task *t, pid_t tid)
+{
+	ThreadCoreEntry *tc = arena_alloc(t->arena, sizeof(*tc));
+
+	if (!tc)
+		return NULL;
+	thread_core_entry__init(tc);
+	tc->tid = tid;
+	return tc;
+}
+
 static int alloc_core(struct dump_task *t)
 {
+	size_t i;
+
 	t->core = arena_alloc(t->arena, sizeof(*t->core));
 	if (!t->core)
 		return -1;
 	task_core_entry__init(t->core);
-	t->core->thread = arena_alloc(t->arena, sizeof(*t->core->thread));
+	t->core->pid = t->pid;
+	t->core->thread = alloc_thread_core(t, t->pid);
 	if (!t->core->thread)
 		return -1;
-	thread_core_entry__init(t->core->thread);
-	t->core->pid = t->pid;
-	t->core->thread->tid = t->pid;
+	t->core->n_threads = t->n_tids - 1;
+	t->core->threads = arena_alloc(t->arena,
+				       t->n_tids * sizeof(*t->core->threads));
+	if (!t->core->threads)
+		return -1;
+	for (i = 1; i < t->n_tids; i++) {
+		t->core->threads[i - 1] = alloc_thread_core(t, t->tids[i]);
+		if (!t->core->threads[i - 1])
+			return -1;
+	}
 	return 0;
 }
 
-static int write_inventory(int dirfd, struct dump_task *t)
+/* Everything but memory contents and files, for one process. */
+static int dump_task_state(struct dump_task *t)
+{
+	size_t i;
+
+	if (alloc_core(t))
+		return -1;
+	for (i = 0; i < t->n_tids; i++)
+		if (regs_dump(t->tids[i], task_thread_core(t->core, i),
+			      t->arena))
+			return -1;
+	if (mm_dump_layout(t) || find_syscall_insn(t, &t->syscall_ip))
+		return -1;
+	for (i = 0; i < t->n_tids; i++)
+		if (dump_thread_remote(t, i))
+			return -1;
+	return 0;
+}
+
+static int write_inventory(int dirfd, const struct dump_tree *tree)
 {
 	InventoryEntry inv = INVENTORY_ENTRY__INIT;
+	const struct dump_task *root = tree->tasks[0];
 	char *features[4];
 	struct utsname u;
 	struct timespec ts;
@@ -299,16 +352,18 @@ static int write_inventory(int dirfd, struct dump_task *t)
 	uname(&u);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	inv.format_version = IMG_FORMAT_VERSION;
-	inv.root_pid = t->pid;
+	inv.root_pid = root->pid;
 	inv.kernel = u.release;
 	inv.arch = u.machine;
 	inv.page_size = getpagesize();
 	inv.dump_time_us = ts.tv_sec * 1000000ULL + ts.tv_nsec / 1000;
 	features[n++] = "ptrace-seize";
-	for (i = 0; i < t->mm->n_vmas; i++)
-		if (t->mm->vmas[i]->kind == VMA_KIND__VMA_VVAR_VCLOCK)
+	for (i = 0; i < root->mm->n_vmas; i++)
+		if (root->mm->vmas[i]->kind == VMA_KIND__VMA_VVAR_VCLOCK) {
 			features[n++] = "vvar_vclock";
-	if (t->core->thread->rseq)
+			break;
+		}
+	if (root->core->thread->rseq)
 		features[n++] = "rseq";
 	inv.features = features;
 	inv.n_features = n;
@@ -336,77 +391,148 @@ static int write_stats(int dirfd, const struct dump_stats *st, uint64_t t0,
 	return write_one_msg(dirfd, IMG_STATS_DUMP, 0, &ds.base);
 }
 
-static int write_images(int dirfd, struct dump_task *t, struct dump_stats *st)
+static int write_images(int dirfd, struct dump_tree *tree,
+			struct dump_stats *st)
 {
-	if (files_dump(dirfd, t) || pages_dump(dirfd, t, st))
+	size_t i;
+
+	if (files_dump(dirfd, tree))
 		return -1;
-	if (write_one_msg(dirfd, IMG_CORE, t->pid, &t->core->base) ||
-	    write_one_msg(dirfd, IMG_MM, t->pid, &t->mm->base) ||
-	    pstree_dump(dirfd, t))
+	for (i = 0; i < tree->n; i++) {
+		struct dump_task *t = tree->tasks[i];
+		struct dump_stats ts = {};
+
+		if (t->zombie)
+			continue;
+		if (pages_dump(dirfd, t, &ts))
+			return -1;
+		st->pages_scanned += ts.pages_scanned;
+		st->pages_skipped += ts.pages_skipped;
+		st->pages_written += ts.pages_written;
+		st->image_bytes += ts.image_bytes;
+		st->memdump_us += ts.memdump_us;
+		if (write_one_msg(dirfd, IMG_CORE, t->pid, &t->core->base) ||
+		    write_one_msg(dirfd, IMG_MM, t->pid, &t->mm->base))
+			return -1;
+		if (dump_cancelled())
+			return -1;
+	}
+	return pstree_dump(dirfd, tree);
+}
+
+/* Set by the signal that says the user's criu-lite process is gone. */
+static volatile sig_atomic_t cancelled;
+
+static void cancel_handler(int sig)
+{
+	(void)sig;
+	cancelled = 1;
+}
+
+int dump_cancelled(void)
+{
+	if (cancelled)
+		pr_err("The dump was cancelled: criu-lite was killed or interrupted\n");
+	return cancelled;
+}
+
+static int dump_tree(int dirfd, struct dump_tree *tree)
+{
+	struct dump_stats st = {};
+	uint64_t t0 = now_us(), frozen, seized;
+	size_t i, nr_live = 0;
+
+	frozen = now_us();
+	if (tree_seize(tree, opts.pid) || pstree_check(tree))
+		return -1;
+	seized = now_us();
+	for (i = 0; i < tree->n; i++) {
+		struct dump_task *t = tree->tasks[i];
+
+		if (t->zombie)
+			continue;
+		nr_live++;
+		if (dump_task_state(t) || dump_cancelled())
+			return -1;
+	}
+	pr_info("Seized %zu processes (%zu zombies) under PID %d\n", nr_live,
+		tree->n - nr_live, opts.pid);
+	if (write_images(dirfd, tree, &st) ||
+	    write_stats(dirfd, &st, t0, frozen, seized) ||
+	    write_inventory(dirfd, tree))
 		return -1;
 	return 0;
 }
 
-/* Kill the dumped task and wait until it is really gone. */
-static int kill_task(struct dump_task *t)
+/* The worker: returns the exit status of the dump. */
+static int dump_run(const char *dir)
 {
-	int status;
+	struct arena arena = {};
+	struct dump_tree tree = { .arena = &arena };
+	struct image_stage stage;
+	int ret = -1;
 
-	if (pidref_kill(&t->ref, SIGKILL)) {
-		pr_perror("Can't kill PID %d after the dump", t->pid);
+	if (stage_open(&stage, dir))
+		return 1;
+	if (dump_tree(stage.fd, &tree) || dump_cancelled() ||
+	    stage_commit(&stage)) {
+		pr_err("Dump of PID %d failed; it keeps running\n", opts.pid);
+		tree_release(&tree, 0);
+		stage_abort(&stage);
+		goto out;
+	}
+	tree_release(&tree, !opts.leave_running);
+	pr_info("Dumped the tree of PID %d into %s\n", opts.pid, dir);
+	ret = 0;
+out:
+	arena_free(&arena);
+	return ret ? 1 : 0;
+}
+
+static int worker_setup(pid_t parent)
+{
+	struct sigaction sa = { .sa_handler = cancel_handler };
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT };
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(sigs); i++)
+		sigaction(sigs[i], &sa, NULL);
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM)) {
+		pr_perror("Can't set the dump worker's parent-death signal");
 		return -1;
 	}
-	/* as its tracer we see it die, whoever its parent is */
-	while (waitpid(t->pid, &status, __WALL) < 0 && errno == EINTR)
-		;
+	if (getppid() != parent)
+		cancelled = 1;
 	return 0;
 }
 
 int cr_dump(void)
 {
-	struct arena arena = {};
-	struct dump_task t = { .ref = PIDREF_NONE, .arena = &arena };
-	struct dump_stats st = {};
-	uint64_t t0 = now_us(), frozen, seized;
-	int dirfd, ret = -1;
+	pid_t parent = getpid(), worker;
+	int status;
 
-	dirfd = open_images_dir(opts.dir);
-	if (dirfd < 0)
-		return 1;
-	t.pid = opts.pid;
 	if (opts.pid <= 0) {
 		pr_err("No PID to dump: use -t PID\n");
-		goto out;
+		return 1;
 	}
-	if (pidref_from_pid(&t.ref, opts.pid) || check_dumpable(&t, 0))
-		goto out;
-	frozen = now_us();
-	if (seize_task(&t))
-		goto fail;
-	seized = now_us();
-	pr_info("Seized PID %d (%s)\n", t.pid, t.stat.comm);
-	if (alloc_core(&t) || regs_dump(t.pid, t.core->thread, &arena) ||
-	    mm_dump_layout(&t) || dump_remote_state(&t) ||
-	    write_images(dirfd, &t, &st) ||
-	    write_stats(dirfd, &st, t0, frozen, seized) ||
-	    write_inventory(dirfd, &t))
-		goto fail;
-	if (opts.leave_running)
-		ret = ptrace_detach(t.pid, 0);
-	else
-		ret = kill_task(&t);
-	if (!ret)
-		pr_info("Dumped PID %d into %s\n", t.pid, opts.dir);
-	goto out;
-fail:
-	pr_err("Dump of PID %d failed; it keeps running\n", t.pid);
-	remove_images(dirfd, t.pid);
-	if (t.seized)
-		ptrace_detach(t.pid, 0);
-out:
-	proc_status_free(&t.status);
-	pidref_close(&t.ref);
-	arena_free(&arena);
-	close(dirfd);
-	return ret ? 1 : 0;
+	worker = fork();
+	if (worker < 0) {
+		pr_perror("Can't start the dump worker");
+		return 1;
+	}
+	if (!worker)
+		_exit(worker_setup(parent) ? 1 : dump_run(opts.dir));
+	/* the user's Ctrl-C reaches the worker too: it cancels, we report */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
+	while (waitpid(worker, &status, 0) < 0) {
+		if (errno != EINTR) {
+			pr_perror("Can't wait for the dump worker %d", worker);
+			return 1;
+		}
+	}
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	pr_err("The dump worker died of signal %d\n", WTERMSIG(status));
+	return 1;
 }

@@ -25,6 +25,7 @@ struct files_dumper {
 	size_t cap;
 	unsigned int next_id;
 	struct dumped_file {
+		pid_t pid;
 		int fd;
 		dev_t dev;
 		ino_t ino;
@@ -35,7 +36,10 @@ struct files_dumper {
 
 #define KCMP_FILE 0
 
-/* An fd sharing its open file description with one dumped before: its id. */
+/*
+ * An fd sharing its open file description with one dumped before, in this
+ * task or another: its id.
+ */
 static unsigned int shared_file_id(struct files_dumper *fdd, int fd,
 				   const struct stat *st)
 {
@@ -46,7 +50,7 @@ static unsigned int shared_file_id(struct files_dumper *fdd, int fd,
 		const struct dumped_file *df = &fdd->seen[i];
 
 		if (df->dev == st->st_dev && df->ino == st->st_ino &&
-		    syscall(SYS_kcmp, pid, pid, KCMP_FILE, df->fd, fd) == 0)
+		    syscall(SYS_kcmp, df->pid, pid, KCMP_FILE, df->fd, fd) == 0)
 			return df->id;
 	}
 	return 0;
@@ -63,7 +67,8 @@ static int remember_file(struct files_dumper *fdd, int fd,
 		return -1;
 	}
 	fdd->seen = n;
-	n[fdd->n_seen++] = (struct dumped_file){ fd, st->st_dev, st->st_ino, id };
+	n[fdd->n_seen++] = (struct dumped_file){ fdd->t->pid, fd, st->st_dev,
+						 st->st_ino, id };
 	return 0;
 }
 
@@ -175,20 +180,10 @@ add_fd:
 	return 0;
 }
 
-int files_dump(int dirfd, struct dump_task *t)
+static int fdinfo_write(int dirfd, struct dump_task *t)
 {
-	struct files_dumper fdd = { .t = t };
 	struct cr_img *img;
 	size_t i;
-	int ret;
-
-	fdd.img = create_image(dirfd, IMG_REG_FILES, 0);
-	if (!fdd.img)
-		return -1;
-	ret = proc_for_each_fd(t->pid, dump_one_fd, &fdd);
-	free(fdd.seen);
-	if (img_close_write(fdd.img) || ret)
-		return -1;
 
 	img = create_image(dirfd, IMG_FDINFO, t->pid);
 	if (!img)
@@ -197,6 +192,31 @@ int files_dump(int dirfd, struct dump_task *t)
 		if (img_write_msg(img, &t->fds[i]->base))
 			break;
 	return img_close_write(img) || i < t->n_fds ? -1 : 0;
+}
+
+/* One reg-files.img for the tree, one fdinfo image per process. */
+int files_dump(int dirfd, struct dump_tree *tree)
+{
+	struct files_dumper fdd = {};
+	size_t i;
+	int ret = 0;
+
+	fdd.img = create_image(dirfd, IMG_REG_FILES, 0);
+	if (!fdd.img)
+		return -1;
+	for (i = 0; i < tree->n && !ret; i++) {
+		if (tree->tasks[i]->zombie)
+			continue;
+		fdd.t = tree->tasks[i];
+		fdd.cap = 0;
+		ret = proc_for_each_fd(fdd.t->pid, dump_one_fd, &fdd);
+		if (!ret)
+			ret = fdinfo_write(dirfd, fdd.t);
+	}
+	free(fdd.seen);
+	if (img_close_write(fdd.img) || ret)
+		return -1;
+	return 0;
 }
 
 /* Restore side */

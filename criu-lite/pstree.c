@@ -5,37 +5,114 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#include <stdlib.h>
+#include <linux/futex.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "images.h"
 #include "log.h"
+#include "syscalls.h"
 #include "task.h"
 
 /* a zombie holding a PID is normally reaped within PID 1's ~2 s cycle */
 #define ZOMBIE_WAIT_MS	5000
 
-int pstree_dump(int dirfd, struct dump_task *t)
+static const struct dump_task *tree_find(const struct dump_tree *tree,
+					 pid_t pid)
+{
+	size_t i;
+
+	for (i = 0; i < tree->n; i++)
+		if (tree->tasks[i]->pid == pid)
+			return tree->tasks[i];
+	return NULL;
+}
+
+/*
+ * A session or group whose leader lives outside the tree can't come back with
+ * it. One whose leader is gone is recreated by a helper at restore.
+ */
+static int check_leader(const struct dump_tree *tree,
+			const struct dump_task *t, pid_t id, const char *what)
+{
+	if (tree_find(tree, id))
+		return 0;
+	if (kill(id, 0) && errno == ESRCH) {
+		pr_info("PID %d: the leader %d of its %s is gone\n", t->pid, id,
+			what);
+		return 0;
+	}
+	pr_err("PID %d (%s) is in the %s of PID %d, which is outside the dumped tree: dump the tree that holds both\n",
+	       t->pid, t->stat.comm, what, id);
+	return -1;
+}
+
+int pstree_check(const struct dump_tree *tree)
+{
+	size_t i;
+
+	for (i = 0; i < tree->n; i++) {
+		const struct dump_task *t = tree->tasks[i];
+
+		if (check_leader(tree, t, t->stat.sid, "session") ||
+		    check_leader(tree, t, t->stat.pgid, "process group"))
+			return -1;
+		if (t->zombie && WIFSIGNALED(t->stat.exit_code) &&
+		    WCOREDUMP(t->stat.exit_code))
+			pr_warn("Zombie PID %d dumped core; it comes back without the core-dumped flag\n",
+				t->pid);
+	}
+	return 0;
+}
+
+static int pstree_write_one(struct cr_img *img, const struct dump_task *t)
 {
 	PstreeEntry pe = PSTREE_ENTRY__INIT;
-	uint32_t tid = t->pid;
-	uint32_t nspid[PROC_MAX_NS_LEVELS];
-	int i;
+	uint32_t pid = t->pid;
 
 	pe.pid = t->pid;
-	pe.ppid = t->stat.ppid;
+	pe.ppid = t->parent ? t->parent->pid : 0;
 	pe.pgid = t->stat.pgid;
 	pe.sid = t->stat.sid;
-	pe.n_threads = 1;
-	pe.threads = &tid;
-	for (i = 0; i < t->status.ns_pid_levels; i++)
-		nspid[i] = t->status.ns_pid[i];
-	pe.n_ns_pid = t->status.ns_pid_levels;
-	pe.ns_pid = nspid;
-	return write_one_msg(dirfd, IMG_PSTREE, 0, &pe.base);
+	/* pid_t and uint32 have one size: the TIDs go out as they are */
+	pe.n_threads = t->n_tids;
+	pe.threads = (uint32_t *)t->tids;
+	/* nested PID namespaces are refused at seize: one level */
+	pe.n_ns_pid = 1;
+	pe.ns_pid = &pid;
+	pe.has_exit_signal = 1;
+	pe.exit_signal = t->stat.exit_signal;
+	if (t->zombie) {
+		pe.has_zombie = pe.zombie = 1;
+		pe.has_exit_status = 1;
+		pe.exit_status = t->stat.exit_code;
+		pe.comm = (char *)t->stat.comm;
+	}
+	if (t->subreaper)
+		pe.has_child_subreaper = pe.child_subreaper = 1;
+	return img_write_msg(img, &pe.base);
+}
+
+int pstree_dump(int dirfd, const struct dump_tree *tree)
+{
+	struct cr_img *img = create_image(dirfd, IMG_PSTREE, 0);
+	size_t i;
+
+	if (!img)
+		return -1;
+	for (i = 0; i < tree->n; i++)
+		if (pstree_write_one(img, tree->tasks[i]))
+			break;
+	return img_close_write(img) || i < tree->n ? -1 : 0;
 }
 
 static int pid_holder(pid_t pid, char *state, char *comm, size_t size,
@@ -138,4 +215,661 @@ int pid_wait_free(pid_t pid)
 	       comm, state, ppid,
 	       state == 'Z' ? ": a zombie nobody reaped within 5 s" : "");
 	return -1;
+}
+
+/* Restore side */
+
+#define TREE_TIMEOUT_MS	30000
+
+/* What the tasks do, in lock step, while the tree is born. */
+enum rst_phase {
+	PH_CREATE,	/* fork the children, setsid(), lead their own group */
+	PH_GROUPS,	/* join their process group */
+	PH_EXIT,	/* helpers and zombies exit, the rest reap helpers */
+	PH_NR,
+	PH_SEIZED = PH_NR,	/* never set: wait to be seized */
+};
+
+enum rst_step {
+	STEP_CLONE = 1,
+	STEP_SETSID,
+	STEP_SETPGID,
+	STEP_SUBREAPER,
+	STEP_REAP,
+};
+
+struct rst_sync {
+	uint32_t phase;			/* futex: the controller's word */
+	uint32_t done[PH_NR];		/* futexes: tasks through each phase */
+	int32_t err_pid, err_errno, err_step, err_arg;
+	pid_t ctl_pid;
+	uint32_t born[];		/* per node: 1 once it runs */
+};
+
+static long futex(uint32_t *addr, int op, uint32_t val, long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+
+	return syscall(SYS_futex, addr, op, val, ms ? &ts : NULL, NULL, 0);
+}
+
+static void futex_wake_all(uint32_t *addr)
+{
+	futex(addr, FUTEX_WAKE, INT32_MAX, 0);
+}
+
+static int entry_check(const struct rst_tree *tree, const PstreeEntry *pe)
+{
+	size_t i;
+
+	if (!pe->pid || pe->pid > INT32_MAX || pe->n_ns_pid > 1) {
+		pr_err("Image pstree.img: PID %u with %zu namespace levels is not restorable\n",
+		       pe->pid, pe->n_ns_pid);
+		return -1;
+	}
+	if (pe->zombie ? pe->n_threads != 0 :
+			 !pe->n_threads || pe->threads[0] != pe->pid) {
+		pr_err("Image pstree.img: PID %u has a bad thread list\n", pe->pid);
+		return -1;
+	}
+	for (i = 0; i < tree->n_entries; i++)
+		if (tree->entries[i]->pid == pe->pid)
+			break;
+	if (i < tree->n_entries) {
+		pr_err("Image pstree.img: PID %u appears twice\n", pe->pid);
+		return -1;
+	}
+	if (!tree->n_entries) {
+		if (pe->zombie || pe->sid != pe->pid || pe->pgid != pe->pid) {
+			pr_err("Image pstree.img: the root PID %u must be a live session leader\n",
+			       pe->pid);
+			return -1;
+		}
+		return 0;
+	}
+	for (i = 0; i < tree->n_entries; i++)
+		if (tree->entries[i]->pid == pe->ppid &&
+		    !tree->entries[i]->zombie)
+			return 0;
+	pr_err("Image pstree.img: the parent %u of PID %u is not listed before it\n",
+	       pe->ppid, pe->pid);
+	return -1;
+}
+
+int pstree_load(int dirfd, struct rst_tree *tree)
+{
+	struct cr_img *img = open_image(dirfd, IMG_PSTREE, 0);
+	ProtobufCMessage *msg;
+	size_t cap = 0;
+	int ret;
+
+	if (!img)
+		return -1;
+	while ((ret = img_read_msg(img, &pstree_entry__descriptor, &msg)) == 1) {
+		PstreeEntry *pe = (PstreeEntry *)msg;
+
+		if (tree->n_entries == cap) {
+			PstreeEntry **n;
+
+			cap = cap ? cap * 2 : 16;
+			n = realloc(tree->entries, cap * sizeof(*n));
+			if (!n) {
+				protobuf_c_message_free_unpacked(msg, NULL);
+				ret = -1;
+				break;
+			}
+			tree->entries = n;
+		}
+		if (entry_check(tree, pe)) {
+			protobuf_c_message_free_unpacked(msg, NULL);
+			ret = -1;
+			break;
+		}
+		tree->entries[tree->n_entries++] = pe;
+	}
+	img_close(img);
+	if (!ret && !tree->n_entries) {
+		pr_err("Image pstree.img holds no process\n");
+		ret = -1;
+	}
+	return ret;
+}
+
+static struct rst_node *node_find(struct rst_tree *tree, pid_t pid)
+{
+	size_t i;
+
+	for (i = 0; i < tree->n_nodes; i++)
+		if (tree->nodes[i].pid == pid)
+			return &tree->nodes[i];
+	return NULL;
+}
+
+/* Children are forked in the order they are linked. */
+static void node_link(struct rst_node *n, struct rst_node *creator,
+		      int before_setsid)
+{
+	struct rst_node **p = &creator->first_child;
+
+	while (*p)
+		p = &(*p)->next_sibling;
+	*p = n;
+	n->creator = creator;
+	n->before_setsid = before_setsid;
+	n->init_sid = before_setsid ? creator->init_sid : creator->sid;
+}
+
+/* The nodes array is sized up front: helpers never outnumber 2 per entry. */
+static struct rst_node *helper_add(struct rst_tree *tree, pid_t pid, pid_t sid,
+				   struct rst_node *parent)
+{
+	struct rst_node *h = &tree->nodes[tree->n_nodes++];
+
+	h->pid = h->pgid = pid;
+	h->sid = sid;
+	h->kind = NODE_HELPER;
+	h->setsid = sid == pid;
+	h->exit_signal = SIGCHLD;
+	h->parent = parent;
+	node_link(h, parent, 0);
+	pr_info("Helper PID %d (session %d) under PID %d holds a lost leader's ID\n",
+		pid, sid, parent->pid);
+	return h;
+}
+
+/*
+ * A task is born into its creator's session: before or after the creator's
+ * own setsid(). A session that matches neither lost its leader, and the task
+ * was orphaned to its parent (a child subreaper): a helper with the session's
+ * ID creates it and exits, so it is orphaned to that parent again.
+ */
+static int plan_session(struct rst_tree *tree, struct rst_node *n)
+{
+	struct rst_node *p = n->parent, *h;
+
+	if (n->sid == n->pid) {
+		n->setsid = 1;
+		node_link(n, p, 0);
+		return 0;
+	}
+	if (n->sid == p->sid) {
+		node_link(n, p, 0);
+		return 0;
+	}
+	if (p->setsid && n->sid == p->init_sid) {
+		node_link(n, p, 1);
+		return 0;
+	}
+	h = node_find(tree, n->sid);
+	if (h && (h->kind != NODE_HELPER || h->parent != p)) {
+		pr_err("PID %d is in session %d, whose leader PID %d is elsewhere in the tree: criu-lite can't recreate that\n",
+		       n->pid, n->sid, n->sid);
+		return -1;
+	}
+	if (!p->subreaper) {
+		pr_err("PID %d is in session %d, whose leader is gone, yet its parent PID %d is no child subreaper: pstree.img is inconsistent\n",
+		       n->pid, n->sid, p->pid);
+		return -1;
+	}
+	if (!h)
+		h = helper_add(tree, n->sid, n->sid, p);
+	node_link(n, h, 0);
+	return 0;
+}
+
+static struct rst_node *live_in_session(struct rst_tree *tree, pid_t sid)
+{
+	size_t i;
+
+	for (i = 0; i < tree->n_nodes; i++)
+		if (tree->nodes[i].kind == NODE_LIVE &&
+		    tree->nodes[i].sid == sid)
+			return &tree->nodes[i];
+	return NULL;
+}
+
+/* A group whose leader is gone gets a helper in the group's session. */
+static int plan_group(struct rst_tree *tree, struct rst_node *n)
+{
+	struct rst_node *l, *creator;
+
+	if (n->pgid == n->pid)
+		return 0;
+	l = node_find(tree, n->pgid);
+	if (!l) {
+		creator = n->kind == NODE_LIVE ? n : live_in_session(tree, n->sid);
+		if (!creator) {
+			pr_err("PID %d: no live task is in its session %d to recreate its group %d\n",
+			       n->pid, n->sid, n->pgid);
+			return -1;
+		}
+		l = helper_add(tree, n->pgid, n->sid, creator);
+	}
+	if (l->sid != n->sid) {
+		pr_err("PID %d is in group %d of session %d, but PID %d leads it from session %d: pstree.img is inconsistent\n",
+		       n->pid, n->pgid, n->sid, l->pid, l->sid);
+		return -1;
+	}
+	return 0;
+}
+
+int pstree_plan(struct rst_tree *tree)
+{
+	size_t i, n_entries = tree->n_entries;
+	struct rst_node *root;
+
+	tree->nodes = calloc(3 * n_entries, sizeof(*tree->nodes));
+	if (!tree->nodes)
+		return -1;
+	for (i = 0; i < n_entries; i++) {
+		const PstreeEntry *pe = tree->entries[i];
+		struct rst_node *n = &tree->nodes[i];
+
+		n->pid = pe->pid;
+		n->pgid = pe->pgid;
+		n->sid = pe->sid;
+		n->kind = pe->zombie ? NODE_ZOMBIE : NODE_LIVE;
+		n->subreaper = pe->child_subreaper;
+		n->exit_signal = pe->has_exit_signal ? pe->exit_signal : SIGCHLD;
+		n->exit_status = pe->exit_status;
+		n->comm = pe->comm;
+		if (i)
+			n->parent = node_find(tree, pe->ppid);
+		tree->n_nodes = i + 1;
+	}
+	root = &tree->nodes[0];
+	root->setsid = 1;
+	root->init_sid = getsid(0);
+	for (i = 1; i < n_entries; i++)
+		if (plan_session(tree, &tree->nodes[i]))
+			return -1;
+	/* helpers added here lead their own group: no need to visit them */
+	for (i = 0; i < n_entries; i++)
+		if (plan_group(tree, &tree->nodes[i]))
+			return -1;
+	return 0;
+}
+
+int pstree_pids_free(const struct rst_tree *tree)
+{
+	size_t i, j;
+
+	for (i = 0; i < tree->n_nodes; i++)
+		if (pid_wait_free(tree->nodes[i].pid))
+			return -1;
+	for (i = 0; i < tree->n_entries; i++)
+		for (j = 1; j < tree->entries[i]->n_threads; j++)
+			if (pid_wait_free(tree->entries[i]->threads[j]))
+				return -1;
+	return 0;
+}
+
+/* Child side: these run in the new tasks, in a copy of the restorer. */
+
+static __attribute__((noreturn)) void node_fail(struct rst_tree *tree,
+						struct rst_node *n, int step,
+						int arg)
+{
+	struct rst_sync *s = tree->sync;
+	int err = errno, i;
+
+	if (__sync_bool_compare_and_swap(&s->err_pid, 0, n->pid)) {
+		s->err_errno = err;
+		s->err_step = step;
+		s->err_arg = arg;
+	}
+	for (i = 0; i < PH_NR; i++)
+		futex_wake_all(&s->done[i]);
+	syscall(SYS_exit_group, 1);
+	__builtin_unreachable();
+}
+
+static void node_done(struct rst_sync *s, int phase)
+{
+	__atomic_add_fetch(&s->done[phase], 1, __ATOMIC_RELEASE);
+	futex_wake_all(&s->done[phase]);
+}
+
+/* Wait for the controller; should it die first, nothing is left behind. */
+static void node_wait_phase(struct rst_tree *tree, uint32_t phase)
+{
+	struct rst_sync *s = tree->sync;
+	struct pollfd pfd = { .fd = tree->ctl_pidfd, .events = POLLIN };
+	uint32_t cur;
+
+	while ((cur = __atomic_load_n(&s->phase, __ATOMIC_ACQUIRE)) < phase) {
+		futex(&s->phase, FUTEX_WAIT, cur, 200);
+		if (poll(&pfd, 1, 0) != 0)
+			syscall(SYS_exit_group, 1);
+	}
+}
+
+static __attribute__((noreturn)) void node_run(struct rst_tree *tree,
+					       struct rst_node *n);
+
+static void node_spawn(struct rst_tree *tree, struct rst_node *n,
+		       struct rst_node *c)
+{
+	pid_t pid = c->pid;
+	struct clone_args args = {
+		.exit_signal = c->exit_signal,
+		.set_tid = (uint64_t)(uintptr_t)&pid,
+		.set_tid_size = 1,
+	};
+	long ret = sys_clone3(&args, sizeof(args));
+
+	if (ret == 0)
+		node_run(tree, c);
+	if (ret < 0)
+		node_fail(tree, n, STEP_CLONE, c->pid);
+	/* marked here too: should we die now, the controller still kills it */
+	tree->sync->born[c - tree->nodes] = 1;
+}
+
+static void node_spawn_children(struct rst_tree *tree, struct rst_node *n,
+				int before_setsid)
+{
+	struct rst_node *c;
+
+	for (c = n->first_child; c; c = c->next_sibling)
+		if (c->before_setsid == before_setsid)
+			node_spawn(tree, n, c);
+}
+
+/* A zombie dies as it died; no core file for the signals that make one. */
+static __attribute__((noreturn)) void node_die(struct rst_node *n)
+{
+	int sig = WTERMSIG(n->exit_status);
+	sigset_t set;
+
+	if (n->comm)
+		prctl(PR_SET_NAME, n->comm);
+	if (WIFEXITED(n->exit_status))
+		syscall(SYS_exit_group, WEXITSTATUS(n->exit_status));
+	prctl(PR_SET_DUMPABLE, 0);
+	signal(sig, SIG_DFL);
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	kill(getpid(), sig);
+	kill(getpid(), SIGKILL);
+	__builtin_unreachable();
+}
+
+/*
+ * Reap the helpers this task forked (their orphans come to it), wait until
+ * its zombie children are dead, then drop the SIGCHLDs all that queued.
+ */
+static void node_settle(struct rst_tree *tree, struct rst_node *n)
+{
+	struct timespec zero = { 0, 0 };
+	struct rst_node *c;
+	siginfo_t si;
+	sigset_t all;
+	size_t i;
+
+	for (c = n->first_child; c; c = c->next_sibling)
+		if (c->kind == NODE_HELPER &&
+		    waitpid(c->pid, NULL, __WALL) != c->pid)
+			node_fail(tree, n, STEP_REAP, c->pid);
+	for (i = 0; i < tree->n_nodes; i++) {
+		c = &tree->nodes[i];
+		if (c->kind == NODE_ZOMBIE && c->parent == n &&
+		    waitid(P_PID, c->pid, &si, WEXITED | WNOWAIT))
+			node_fail(tree, n, STEP_REAP, c->pid);
+	}
+	sigfillset(&all);
+	while (sigtimedwait(&all, &si, &zero) > 0)
+		;
+}
+
+static __attribute__((noreturn)) void node_run(struct rst_tree *tree,
+					       struct rst_node *n)
+{
+	struct rst_sync *s = tree->sync;
+	pid_t creator = n->creator ? n->creator->pid : s->ctl_pid;
+	sigset_t all;
+
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	/* die with the creator, unless it is a helper that exits on purpose */
+	if (!n->creator || n->creator->kind != NODE_HELPER)
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != creator)
+		syscall(SYS_exit_group, 1);
+	s->born[n - tree->nodes] = 1;
+	if (n->subreaper && prctl(PR_SET_CHILD_SUBREAPER, 1))
+		node_fail(tree, n, STEP_SUBREAPER, 0);
+	node_spawn_children(tree, n, 1);
+	if (n->setsid && setsid() < 0)
+		node_fail(tree, n, STEP_SETSID, 0);
+	node_spawn_children(tree, n, 0);
+	if (!n->setsid && n->pgid == n->pid && setpgid(0, 0))
+		node_fail(tree, n, STEP_SETPGID, n->pid);
+	node_done(s, PH_CREATE);
+
+	node_wait_phase(tree, PH_GROUPS);
+	if (getpgid(0) != n->pgid && setpgid(0, n->pgid))
+		node_fail(tree, n, STEP_SETPGID, n->pgid);
+	node_done(s, PH_GROUPS);
+
+	node_wait_phase(tree, PH_EXIT);
+	if (n->kind == NODE_HELPER)
+		syscall(SYS_exit_group, 0);
+	if (n->kind == NODE_ZOMBIE)
+		node_die(n);
+	node_settle(tree, n);
+	node_done(s, PH_EXIT);
+	node_wait_phase(tree, PH_SEIZED);
+	syscall(SYS_exit_group, 1);
+	__builtin_unreachable();
+}
+
+/* Controller side */
+
+static void report_node_error(const struct rst_sync *s)
+{
+	errno = s->err_errno;
+	switch (s->err_step) {
+	case STEP_CLONE:
+		if (errno == EEXIST)
+			pid_report_taken(s->err_arg);
+		else
+			pr_perror("PID %d: can't create its child PID %d",
+				  s->err_pid, s->err_arg);
+		break;
+	case STEP_SETSID:
+		pr_perror("PID %d: can't start its session", s->err_pid);
+		break;
+	case STEP_SETPGID:
+		pr_perror("PID %d: can't join process group %d", s->err_pid,
+			  s->err_arg);
+		break;
+	case STEP_SUBREAPER:
+		pr_perror("PID %d: can't become a child subreaper", s->err_pid);
+		break;
+	default:
+		pr_perror("PID %d: can't wait for PID %d", s->err_pid,
+			  s->err_arg);
+	}
+}
+
+static int sync_wait(struct rst_tree *tree, int phase, uint32_t want,
+		     pid_t root)
+{
+	struct rst_sync *s = tree->sync;
+	uint64_t deadline = now_us() + TREE_TIMEOUT_MS * 1000ULL;
+	uint32_t done;
+	int status;
+
+	for (;;) {
+		done = __atomic_load_n(&s->done[phase], __ATOMIC_ACQUIRE);
+		if (s->err_pid) {
+			report_node_error(s);
+			return -1;
+		}
+		if (done >= want)
+			return 0;
+		if (waitpid(root, &status, WNOHANG | __WALL) == root) {
+			pr_err("PID %d died while its tree was created (status %#x)\n",
+			       root, status);
+			return -1;
+		}
+		if (now_us() > deadline) {
+			pr_err("Timed out creating the tree: %u of %u tasks done with step %d\n",
+			       done, want, phase);
+			return -1;
+		}
+		futex(&s->done[phase], FUTEX_WAIT, done, 50);
+	}
+}
+
+static int sync_setup(struct rst_tree *tree)
+{
+	size_t size = sizeof(*tree->sync) + tree->n_nodes * sizeof(uint32_t);
+
+	tree->sync = mmap(NULL, size, PROT_READ | PROT_WRITE,
+			  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (tree->sync == MAP_FAILED) {
+		tree->sync = NULL;
+		pr_perror("Can't map the restore sync area");
+		return -1;
+	}
+	tree->sync->ctl_pid = getpid();
+	tree->ctl_pidfd = sys_pidfd_open(getpid(), 0);
+	if (tree->ctl_pidfd < 0) {
+		pr_perror("Can't open a pidfd for criu-lite itself");
+		return -1;
+	}
+	/* orphans of a failed restore come to us, to be reaped at once */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1)) {
+		pr_perror("Can't make criu-lite a child subreaper");
+		return -1;
+	}
+	return 0;
+}
+
+static int create_root(struct rst_tree *tree)
+{
+	struct rst_node *root = &tree->nodes[0];
+	struct rst_task *t = root->task;
+	pid_t pid = root->pid;
+	struct clone_args args = {
+		.flags = CLONE_PIDFD,
+		.pidfd = (uint64_t)(uintptr_t)&t->pidfd,
+		.exit_signal = SIGCHLD,
+		.set_tid = (uint64_t)(uintptr_t)&pid,
+		.set_tid_size = 1,
+	};
+	long ret = sys_clone3(&args, sizeof(args));
+
+	if (ret == 0)
+		node_run(tree, root);
+	if (ret > 0) {
+		tree->sync->born[0] = 1;
+		return 0;
+	}
+	if (errno == EEXIST)
+		pid_report_taken(pid);
+	else if (errno == EPERM)
+		pr_err("Not permitted to create PID %d: restore needs CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN\n",
+		       pid);
+	else
+		pr_perror("clone3 with set_tid %d failed", pid);
+	return -1;
+}
+
+/* A pidfd for each live task, checked to be the child of its parent. */
+static int open_pidfds(struct rst_tree *tree)
+{
+	size_t i;
+
+	for (i = 1; i < tree->n_tasks; i++) {
+		struct rst_task *t = &tree->tasks[i];
+		struct proc_stat st;
+
+		t->pidfd = sys_pidfd_open(t->pid, 0);
+		if (t->pidfd < 0) {
+			pr_perror("Can't open a pidfd for the new PID %d", t->pid);
+			return -1;
+		}
+		if (proc_parse_stat(t->pid, &st))
+			return -1;
+		if ((uint32_t)st.ppid != t->pe->ppid) {
+			pr_err("New PID %d has parent %d, not %u\n", t->pid,
+			       st.ppid, t->pe->ppid);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int pstree_create(struct rst_tree *tree)
+{
+	struct rst_sync *s;
+	pid_t root = tree->nodes[0].pid;
+	int ph;
+
+	if (sync_setup(tree) || create_root(tree))
+		return -1;
+	s = tree->sync;
+	for (ph = PH_CREATE; ph < PH_NR; ph++) {
+		__atomic_store_n(&s->phase, ph, __ATOMIC_RELEASE);
+		futex_wake_all(&s->phase);
+		if (sync_wait(tree, ph, ph == PH_EXIT ? tree->n_tasks :
+							tree->n_nodes, root))
+			return -1;
+	}
+	return open_pidfds(tree);
+}
+
+static void node_unborn(struct rst_tree *tree, pid_t pid)
+{
+	size_t i;
+
+	for (i = 0; i < tree->n_nodes; i++)
+		if (tree->nodes[i].pid == pid)
+			tree->sync->born[i] = 0;
+}
+
+/*
+ * Kill every task that was born, and reap them all: they are our
+ * descendants and we are a subreaper, so each comes to us in the end.
+ */
+void pstree_kill(struct rst_tree *tree)
+{
+	int status, tries, n = 0;
+	size_t i;
+	pid_t pid;
+
+	if (!tree->sync)
+		return;
+	for (tries = 0; tries < 500; tries++) {
+		for (i = 0; i < tree->n_nodes; i++)
+			if (tree->sync->born[i] &&
+			    !kill(tree->nodes[i].pid, SIGKILL) && !tries)
+				n++;
+		while ((pid = waitpid(-1, &status, __WALL | WNOHANG)) > 0)
+			node_unborn(tree, pid);
+		if (pid < 0 && errno == ECHILD)
+			break;
+		usleep(10000);
+	}
+	if (n)
+		pr_err("Killed the %d half-restored tasks\n", n);
+}
+
+void pstree_free(struct rst_tree *tree)
+{
+	size_t i;
+
+	if (tree->sync)
+		munmap(tree->sync, sizeof(*tree->sync) +
+					   tree->n_nodes * sizeof(uint32_t));
+	if (tree->ctl_pidfd > 0)
+		close(tree->ctl_pidfd);
+	for (i = 0; i < tree->n_entries; i++)
+		protobuf_c_message_free_unpacked(&tree->entries[i]->base, NULL);
+	free(tree->entries);
+	free(tree->nodes);
 }

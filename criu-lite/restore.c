@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * restore: read and check every image first; then create the task with
- * clone3(set_tid) at its PID, and rebuild it from the outside by syscalls
- * injected through a one-page trampoline ("syscall; int3") mapped where the
- * dumped layout has nothing. Any failure kills what was created.
+ * restore: read and check every image first; then create the tree with
+ * clone3(set_tid), every task at its PID (pstree.c), seize each one and
+ * rebuild it from the outside by syscalls injected through a one-page
+ * trampoline ("syscall; int3") mapped where no dumped layout has anything;
+ * threads are cloned the same way. Any failure kills what was created.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,11 +30,6 @@
 #define P_PIDFD 3
 #endif
 #define TRAMP_LOW	0x10000ULL	/* above the usual mmap_min_addr */
-
-struct restore_images {
-	InventoryEntry *inv;
-	PstreeEntry *pstree;
-};
 
 static int load_fdinfo(struct rst_task *t)
 {
@@ -99,17 +95,26 @@ static int check_inventory(const InventoryEntry *inv)
 
 static int check_core(const struct rst_task *t)
 {
-	const ThreadCoreEntry *tc = t->core->thread;
+	const PstreeEntry *pe = t->pe;
+	size_t i;
 
-	if (t->core->pid != (uint32_t)t->pid || !tc || tc->tid != (uint32_t)t->pid) {
-		pr_err("Image core-%d.img is for PID %u, not %d\n", t->pid,
-		       t->core->pid, t->pid);
+	if (t->core->pid != (uint32_t)t->pid || !t->core->thread ||
+	    t->core->thread->tid != (uint32_t)t->pid ||
+	    t->core->n_threads + 1 != pe->n_threads) {
+		pr_err("Image core-%d.img is for PID %u with %zu threads, pstree.img says PID %d with %zu\n",
+		       t->pid, t->core->pid, t->core->n_threads + 1, t->pid,
+		       pe->n_threads);
 		return -1;
 	}
-	if (tc->xstate.len < 576) {
-		pr_err("Image core-%d.img: xstate of %zu bytes is too short for XSAVE\n",
-		       t->pid, tc->xstate.len);
-		return -1;
+	for (i = 0; i < pe->n_threads; i++) {
+		const ThreadCoreEntry *tc = task_thread_core(t->core, i);
+
+		if (tc->tid != pe->threads[i] || tc->xstate.len < 576) {
+			pr_err("Image core-%d.img: thread %zu is TID %u with %zu bytes of xstate, pstree.img says TID %u\n",
+			       t->pid, i, tc->tid, tc->xstate.len,
+			       pe->threads[i]);
+			return -1;
+		}
 	}
 	if (!t->core->creds || !t->core->cwd || !t->core->root) {
 		pr_err("Image core-%d.img lacks credentials or fs state\n", t->pid);
@@ -118,31 +123,11 @@ static int check_core(const struct rst_task *t)
 	return 0;
 }
 
-/* Everything is read and checked before anything is created. */
-static int load_images(struct rst_task *t, struct restore_images *ri)
+/* Everything a process needs is read and checked before anything is created. */
+static int load_task_images(struct rst_task *t)
 {
 	char img[64];
 
-	ri->inv = (InventoryEntry *)read_one_msg(t->dirfd, IMG_INVENTORY, 0);
-	if (!ri->inv) {
-		pr_err("%s holds no complete dump (no valid inventory.img)\n",
-		       t->dir);
-		return -1;
-	}
-	if (check_inventory(ri->inv))
-		return -1;
-	ri->pstree = (PstreeEntry *)read_one_msg(t->dirfd, IMG_PSTREE, 0);
-	if (!ri->pstree)
-		return -1;
-	t->pid = ri->pstree->pid;
-	if (t->pid <= 0 || ri->pstree->n_threads != 1 ||
-	    ri->pstree->sid != ri->pstree->pid ||
-	    ri->pstree->pgid != ri->pstree->pid) {
-		pr_err("Image pstree.img: PID %d with %zu threads, session %u, group %u: only single-threaded session leaders are supported yet\n",
-		       t->pid, ri->pstree->n_threads, ri->pstree->sid,
-		       ri->pstree->pgid);
-		return -1;
-	}
 	t->core = (TaskCoreEntry *)read_one_msg(t->dirfd, IMG_CORE, t->pid);
 	t->mm = (MmEntry *)read_one_msg(t->dirfd, IMG_MM, t->pid);
 	if (!t->core || !t->mm || check_core(t))
@@ -159,14 +144,56 @@ static int load_images(struct rst_task *t, struct restore_images *ri)
 	return 0;
 }
 
-static void free_images(struct rst_task *t, struct restore_images *ri)
+static int load_images(struct rst_tree *tree, int dirfd, const char *dir)
+{
+	InventoryEntry *inv;
+	size_t i, n = 0;
+	int ret;
+
+	inv = (InventoryEntry *)read_one_msg(dirfd, IMG_INVENTORY, 0);
+	if (!inv) {
+		pr_err("%s holds no complete dump (no valid inventory.img)\n",
+		       dir);
+		return -1;
+	}
+	ret = check_inventory(inv);
+	protobuf_c_message_free_unpacked(&inv->base, NULL);
+	if (ret || pstree_load(dirfd, tree))
+		return -1;
+	tree->tasks = calloc(tree->n_entries, sizeof(*tree->tasks));
+	if (!tree->tasks)
+		return -1;
+	for (i = 0; i < tree->n_entries; i++) {
+		struct rst_task *t = &tree->tasks[n];
+
+		if (tree->entries[i]->zombie)
+			continue;
+		t->pe = tree->entries[i];
+		t->pid = t->pe->pid;
+		t->pidfd = -1;
+		t->dirfd = dirfd;
+		t->dir = dir;
+		tree->n_tasks = ++n;
+		if (load_task_images(t))
+			return -1;
+	}
+	return 0;
+}
+
+/* Live nodes point at their task. */
+static void link_tasks(struct rst_tree *tree)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < tree->n_entries; i++)
+		if (tree->nodes[i].kind == NODE_LIVE)
+			tree->nodes[i].task = &tree->tasks[n++];
+}
+
+static void free_task_images(struct rst_task *t)
 {
 	size_t i;
 
-	if (ri->inv)
-		protobuf_c_message_free_unpacked(&ri->inv->base, NULL);
-	if (ri->pstree)
-		protobuf_c_message_free_unpacked(&ri->pstree->base, NULL);
 	if (t->core)
 		protobuf_c_message_free_unpacked(&t->core->base, NULL);
 	if (t->mm)
@@ -174,24 +201,40 @@ static void free_images(struct rst_task *t, struct restore_images *ri)
 	for (i = 0; i < t->n_fds; i++)
 		protobuf_c_message_free_unpacked(&t->fds[i]->base, NULL);
 	free(t->fds);
+	if (t->pidfd >= 0)
+		close(t->pidfd);
+}
+
+/* The lowest address at or above CAND where LEN is free in every layout. */
+static uint64_t tree_free_gap(struct rst_tree *tree, uint64_t len,
+			      uint64_t cand)
+{
+	uint64_t prev;
+	size_t i;
+
+	do {
+		prev = cand;
+		for (i = 0; i < tree->n_tasks && cand; i++)
+			cand = mm_free_gap(tree->tasks[i].mm, len, cand);
+	} while (cand && cand != prev);
+	return cand;
 }
 
 /*
  * The trampoline page and the scratch area after it, mapped in the restorer
- * so the child inherits them, at an address free in both layouts.
+ * so every task inherits them, at an address free in every layout.
  */
-static int tramp_setup(struct rst_task *t)
+static int tramp_setup(struct rst_tree *tree)
 {
 	static const unsigned char code[] = { 0x0f, 0x05, 0xcc }; /* syscall; int3 */
-	size_t page = getpagesize(), len = page + SCRATCH_SIZE;
+	size_t page = getpagesize(), len = page + SCRATCH_SIZE, i;
 	uint64_t cand = TRAMP_LOW;
 	void *p;
 
 	for (;;) {
-		cand = mm_free_gap(t->mm, len, cand);
+		cand = tree_free_gap(tree, len, cand);
 		if (!cand) {
-			pr_err("No room for the restore trampoline in PID %d's layout\n",
-			       t->pid);
+			pr_err("No room for the restore trampoline in the dumped layouts\n");
 			return -1;
 		}
 		p = mmap((void *)cand, len, PROT_READ | PROT_WRITE,
@@ -208,76 +251,33 @@ static int tramp_setup(struct rst_task *t)
 		munmap(p, len);
 		return -1;
 	}
-	t->tramp = cand;
-	t->remote.scratch = cand + page;
-	t->remote.scratch_len = SCRATCH_SIZE;
+	for (i = 0; i < tree->n_tasks; i++) {
+		struct rst_task *t = &tree->tasks[i];
+
+		t->tramp = cand;
+		t->remote.scratch = cand + page;
+		t->remote.scratch_len = SCRATCH_SIZE;
+	}
 	pr_debug("Trampoline at %#" PRIx64 "\n", cand);
 	return 0;
 }
 
-static void tramp_release(struct rst_task *t)
+static void tramp_release(struct rst_tree *tree)
 {
-	if (t->tramp)
-		munmap((void *)t->tramp, getpagesize() + SCRATCH_SIZE);
-	t->tramp = 0;
+	if (tree->n_tasks && tree->tasks[0].tramp)
+		munmap((void *)tree->tasks[0].tramp,
+		       getpagesize() + SCRATCH_SIZE);
 }
 
-/* The child: become a session leader, and wait to be rebuilt. */
-static __attribute__((noreturn)) void child_start(pid_t parent)
+/* The new task waits for us in the tree's last step: stop it there. */
+static int seize_task(struct rst_task *t)
 {
-	syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != parent)
-		syscall(SYS_exit_group, 1);
-	setsid();
-	if (ptrace(PTRACE_TRACEME, 0, NULL, NULL))
-		syscall(SYS_exit_group, 2);
-	syscall(SYS_kill, syscall(SYS_getpid), SIGSTOP);
-	syscall(SYS_exit_group, 3);
-	__builtin_unreachable();
-}
-
-static int create_task(struct rst_task *t)
-{
-	pid_t tid = t->pid, parent = getpid();
-	struct clone_args args = {
-		.flags = CLONE_PIDFD,
-		.pidfd = (uint64_t)(uintptr_t)&t->pidfd,
-		.exit_signal = SIGCHLD,
-		.set_tid = (uint64_t)(uintptr_t)&tid,
-		.set_tid_size = 1,
-	};
-	int status;
-	long pid;
-
-	pid = sys_clone3(&args, sizeof(args));
-	if (pid == 0)
-		child_start(parent);
-	if (pid < 0) {
-		if (errno == EEXIST)
-			pid_report_taken(t->pid);
-		else if (errno == EPERM)
-			pr_err("Not permitted to create PID %d: restore needs CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN\n",
-			       t->pid);
-		else
-			pr_perror("clone3 with set_tid %d failed", t->pid);
-		return -1;
-	}
-	if (pid != t->pid) {
-		pr_err("clone3 gave PID %ld instead of %d\n", pid, t->pid);
-		t->pid = pid;
+	if (ptrace_seize_stop(t->pid, PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE)) {
+		if (errno == ESRCH)
+			pr_err("The new PID %d is gone\n", t->pid);
 		return -1;
 	}
 	t->traced = 1;
-	if (ptrace_wait_stop(t->pid, &status))
-		return -1;
-	if (!WIFSTOPPED(status) || WSTOPSIG(status) != SIGSTOP) {
-		pr_err("PID %d: unexpected first stop %#x\n", t->pid, status);
-		return -1;
-	}
-	if (ptrace(PTRACE_SETOPTIONS, t->pid, NULL, (void *)PTRACE_O_EXITKILL)) {
-		pr_perror("PID %d: can't set ptrace options", t->pid);
-		return -1;
-	}
 	return 0;
 }
 
@@ -295,10 +295,57 @@ static int close_all_fds(struct rst_task *t)
 	return 0;
 }
 
+/*
+ * A thread is cloned by the leader through the trampoline (its registers
+ * are set after: it never runs the code after the syscall) and rebuilt the
+ * same way. It shares the leader's scratch area; they take turns.
+ */
+static int create_thread(struct rst_task *t, const ThreadCoreEntry *tc)
+{
+	pid_t tid = tc->tid, got;
+	struct clone_args args = {
+		.flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND |
+			 CLONE_THREAD | CLONE_SYSVSEM,
+		.set_tid_size = 1,
+	};
+	uint64_t addr;
+
+	addr = scratch_put(&t->remote, 0, &tid, sizeof(tid));
+	args.set_tid = addr;
+	addr = scratch_put(&t->remote, 64, &args, sizeof(args));
+	if (!addr || remote_clone(&t->remote, addr, sizeof(args), &got))
+		return -1;
+	if (got != tid) {
+		pr_err("PID %d: clone3 gave TID %d instead of %d\n", t->pid, got,
+		       tid);
+		return -1;
+	}
+	return 0;
+}
+
+static int rebuild_thread(struct rst_task *t, const ThreadCoreEntry *tc)
+{
+	struct remote leader = t->remote;
+	pid_t tid = tc->tid;
+	int ret;
+
+	if (create_thread(t, tc))
+		return -1;
+	ret = remote_start(&t->remote, tid, REMOTE_BREAKPOINT, t->tramp) ||
+	      ptrace_set_sigmask(tid, ~0ULL) || misc_restore_thread(t, tc) ||
+	      signals_restore_thread(t, tid, tc) || creds_restore(t) ||
+	      regs_restore(tid, tc) || ptrace_set_sigmask(tid, tc->blocked);
+	t->remote = leader;
+	if (ret)
+		pr_err("PID %d: can't restore thread %d\n", t->pid, tid);
+	return ret ? -1 : 0;
+}
+
 /* Rebuild the stopped child into the dumped task. */
 static int rebuild_task(struct rst_task *t)
 {
 	struct remote *r = &t->remote;
+	size_t i;
 
 	if (remote_start(r, t->pid, REMOTE_BREAKPOINT, t->tramp))
 		return -1;
@@ -310,8 +357,13 @@ static int rebuild_task(struct rst_task *t)
 	    pages_restore(t) || mm_restore_finish(t) || mm_restore_fields(t) ||
 	    rlimits_restore(t) || files_restore(t, t->dirfd) ||
 	    misc_restore_late(t) || signals_restore(t) ||
-	    signals_restore_pending(t) || creds_restore(t) ||
-	    misc_restore_final(t))
+	    misc_restore_thread(t, t->core->thread) ||
+	    signals_restore_thread(t, t->pid, t->core->thread))
+		return -1;
+	for (i = 0; i < t->core->n_threads; i++)
+		if (rebuild_thread(t, t->core->threads[i]))
+			return -1;
+	if (creds_restore(t) || misc_restore_final(t))
 		return -1;
 	if (remote_unmap_trampoline(r, t->tramp, getpagesize() + SCRATCH_SIZE))
 		return -1;
@@ -321,34 +373,42 @@ static int rebuild_task(struct rst_task *t)
 	return ptrace_set_sigmask(t->pid, t->core->thread->blocked);
 }
 
-static void kill_task(struct rst_task *t)
+/* Every thread of every task goes at once, once all are rebuilt. */
+static int detach_all(struct rst_tree *tree)
 {
-	int status;
+	int ret = 0;
+	size_t i, j;
 
-	if (t->pidfd >= 0)
-		sys_pidfd_send_signal(t->pidfd, SIGKILL, NULL, 0);
-	else
-		kill(t->pid, SIGKILL);
-	while (waitpid(t->pid, &status, __WALL) < 0 && errno == EINTR)
-		;
-	pr_err("Killed the half-restored PID %d\n", t->pid);
+	for (i = 0; i < tree->n_tasks; i++) {
+		struct rst_task *t = &tree->tasks[i];
+
+		for (j = 0; j < t->pe->n_threads; j++)
+			if (ptrace_detach(t->pe->threads[j], 0))
+				ret = -1;
+		t->traced = 0;
+	}
+	return ret;
 }
 
-static int write_restore_stats(struct rst_task *t, uint64_t t0,
+static int write_restore_stats(struct rst_tree *tree, uint64_t t0,
 			       uint64_t fork_us)
 {
 	RestoreStatsEntry rs = RESTORE_STATS_ENTRY__INIT;
+	size_t i;
 
 	rs.fork_time_us = fork_us;
-	rs.memfill_time_us = t->memfill_us;
+	for (i = 0; i < tree->n_tasks; i++) {
+		rs.memfill_time_us += tree->tasks[i].memfill_us;
+		rs.pages_restored += tree->tasks[i].pages_restored;
+	}
 	rs.total_time_us = now_us() - t0;
-	rs.pages_restored = t->pages_restored;
-	pr_info("Restore: fork %.3f ms, memory %.3f ms (%" PRIu64 " pages), %.3f ms in all\n",
-		rs.fork_time_us / 1e3, rs.memfill_time_us / 1e3,
+	pr_info("Restore: %zu processes, fork %.3f ms, memory %.3f ms (%" PRIu64 " pages), %.3f ms in all\n",
+		tree->n_tasks, rs.fork_time_us / 1e3, rs.memfill_time_us / 1e3,
 		rs.pages_restored, rs.total_time_us / 1e3);
 	/* a read-only image directory must not fail a good restore */
-	if (write_one_msg(t->dirfd, IMG_STATS_RESTORE, 0, &rs.base))
-		pr_warn("Could not record restore statistics in %s\n", t->dir);
+	if (write_one_msg(tree->tasks[0].dirfd, IMG_STATS_RESTORE, 0, &rs.base))
+		pr_warn("Could not record restore statistics in %s\n",
+			tree->tasks[0].dir);
 	return 0;
 }
 
@@ -370,49 +430,65 @@ static int wait_task(struct rst_task *t)
 	return 128 + si.si_status;
 }
 
+static int restore_tree(struct rst_tree *tree)
+{
+	uint64_t t0 = now_us(), t_fork;
+	size_t i;
+
+	if (pstree_plan(tree) || pstree_pids_free(tree))
+		return -1;
+	link_tasks(tree);
+	if (tramp_setup(tree))
+		return -1;
+	t_fork = now_us();
+	if (pstree_create(tree))
+		return -1;
+	t_fork = now_us() - t_fork;
+	for (i = 0; i < tree->n_tasks; i++)
+		if (seize_task(&tree->tasks[i]))
+			return -1;
+	for (i = 0; i < tree->n_tasks; i++)
+		if (rebuild_task(&tree->tasks[i]))
+			return -1;
+	if (detach_all(tree))
+		return -1;
+	write_restore_stats(tree, t0, t_fork);
+	return 0;
+}
+
 int cr_restore(void)
 {
-	struct rst_task t = { .pidfd = -1, .dirfd = -1 };
-	struct restore_images ri = {};
+	struct rst_tree tree = { .ctl_pidfd = -1 };
 	char dir[PATH_MAX];
-	uint64_t t0 = now_us(), t_fork;
-	int ret = 1;
+	int dirfd, ret = 1;
+	size_t i;
 
 	if (!realpath(opts.dir, dir)) {
 		pr_perror("Can't find the images directory %s", opts.dir);
 		return 1;
 	}
-	t.dir = dir;
-	t.dirfd = open(dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
-	if (t.dirfd < 0) {
+	dirfd = open(dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	if (dirfd < 0) {
 		pr_perror("Can't open the images directory %s", dir);
 		return 1;
 	}
-	if (load_images(&t, &ri) || pid_wait_free(t.pid) || tramp_setup(&t))
+	if (load_images(&tree, dirfd, dir))
 		goto out;
-	t_fork = now_us();
-	if (create_task(&t))
-		goto fail;
-	t_fork = now_us() - t_fork;
-	if (rebuild_task(&t))
-		goto fail;
-	if (ptrace_detach(t.pid, 0))
-		goto fail;
-	t.traced = 0;
-	tramp_release(&t);
-	write_restore_stats(&t, t0, t_fork);
-	pr_info("Restored PID %d\n", t.pid);
-	ret = opts.detach ? 0 : wait_task(&t);
-	goto out;
-fail:
-	pr_err("Restore of PID %d failed\n", t.pid);
-	if (t.traced)
-		kill_task(&t);
+	if (restore_tree(&tree)) {
+		pr_err("Restore of PID %d failed\n", tree.entries[0]->pid);
+		pstree_kill(&tree);
+		goto out;
+	}
+	/* from now on the tree's orphans go where they would have gone */
+	prctl(PR_SET_CHILD_SUBREAPER, 0);
+	pr_info("Restored the tree of PID %d\n", tree.tasks[0].pid);
+	ret = opts.detach ? 0 : wait_task(&tree.tasks[0]);
 out:
-	tramp_release(&t);
-	if (t.pidfd >= 0)
-		close(t.pidfd);
-	free_images(&t, &ri);
-	close(t.dirfd);
+	tramp_release(&tree);
+	for (i = 0; i < tree.n_tasks; i++)
+		free_task_images(&tree.tasks[i]);
+	free(tree.tasks);
+	pstree_free(&tree);
+	close(dirfd);
 	return ret;
 }

@@ -79,38 +79,43 @@ static int sigactions_dump(struct dump_task *t)
 	return 0;
 }
 
-static int pending_dump(struct dump_task *t, ThreadCoreEntry *tc)
+/* Appends the signals pending on TID's private (or the shared) queue. */
+static int pending_dump(struct dump_task *t, pid_t tid, ThreadCoreEntry *tc,
+			int shared)
 {
 	static unsigned char buf[MAX_PENDING * SIGINFO_SIZE];
-	int shared, i, n, total = 0;
+	SiginfoEntry **all;
+	int i, n;
 
-	tc->pending = arena_alloc(t->arena, 2 * MAX_PENDING * sizeof(*tc->pending));
-	if (!tc->pending)
+	n = ptrace_peek_siginfo(tid, shared, buf, MAX_PENDING);
+	if (n <= 0)
+		return n;
+	all = arena_alloc(t->arena, (tc->n_pending + n) * sizeof(*all));
+	if (!all)
 		return -1;
-	for (shared = 0; shared < 2; shared++) {
-		n = ptrace_peek_siginfo(t->pid, shared, buf, MAX_PENDING);
-		if (n < 0)
-			return -1;
-		for (i = 0; i < n; i++) {
-			SiginfoEntry *se = arena_alloc(t->arena, sizeof(*se));
+	if (tc->n_pending)
+		memcpy(all, tc->pending, tc->n_pending * sizeof(*all));
+	for (i = 0; i < n; i++) {
+		SiginfoEntry *se = arena_alloc(t->arena, sizeof(*se));
 
-			if (!se)
-				return -1;
-			siginfo_entry__init(se);
-			se->shared = shared;
-			se->siginfo.len = SIGINFO_SIZE;
-			se->siginfo.data = arena_memdup(t->arena,
-					buf + i * SIGINFO_SIZE, SIGINFO_SIZE);
-			if (!se->siginfo.data)
-				return -1;
-			tc->pending[total++] = se;
-		}
+		if (!se)
+			return -1;
+		siginfo_entry__init(se);
+		se->shared = shared;
+		se->siginfo.len = SIGINFO_SIZE;
+		se->siginfo.data = arena_memdup(t->arena, buf + i * SIGINFO_SIZE,
+						SIGINFO_SIZE);
+		if (!se->siginfo.data)
+			return -1;
+		all[tc->n_pending + i] = se;
 	}
-	tc->n_pending = total;
+	tc->pending = all;
+	tc->n_pending += n;
 	return 0;
 }
 
-static int altstack_dump(struct dump_task *t, ThreadCoreEntry *tc)
+/* Runs in TID: the remote session targets that thread. */
+static int altstack_dump(struct dump_task *t, pid_t tid, ThreadCoreEntry *tc)
 {
 	struct remote *r = &t->remote;
 	struct kstack ks;
@@ -120,10 +125,10 @@ static int altstack_dump(struct dump_task *t, ThreadCoreEntry *tc)
 		return -1;
 	if (ret < 0) {
 		errno = -ret;
-		pr_perror("PID %d: sigaltstack", t->pid);
+		pr_perror("TID %d: sigaltstack", tid);
 		return -1;
 	}
-	if (remote_read(t->pid, r->scratch, &ks, sizeof(ks)))
+	if (remote_read(tid, r->scratch, &ks, sizeof(ks)))
 		return -1;
 	if (ks.flags & SS_DISABLE)
 		return 0;
@@ -138,17 +143,24 @@ static int altstack_dump(struct dump_task *t, ThreadCoreEntry *tc)
 	return 0;
 }
 
+/* Handlers and the process-wide pending queue (kept in the leader's entry). */
 int signals_dump(struct dump_task *t)
 {
-	ThreadCoreEntry *tc = t->core->thread;
+	if (sigactions_dump(t) || pending_dump(t, t->pid, t->core->thread, 1))
+		return -1;
+	pr_info("PID %d: %zu handlers\n", t->pid, t->core->n_sigactions);
+	return 0;
+}
 
-	if (ptrace_get_sigmask(t->pid, &tc->blocked))
+int signals_dump_thread(struct dump_task *t, pid_t tid, ThreadCoreEntry *tc)
+{
+	if (ptrace_get_sigmask(tid, &tc->blocked))
 		return -1;
-	if (sigactions_dump(t) || pending_dump(t, tc) || altstack_dump(t, tc))
+	if (pending_dump(t, tid, tc, 0) || altstack_dump(t, tid, tc))
 		return -1;
-	pr_info("PID %d: %zu handlers, blocked %#llx, %zu pending signals%s\n",
-		t->pid, t->core->n_sigactions, (unsigned long long)tc->blocked,
-		tc->n_pending, tc->altstack ? ", altstack" : "");
+	pr_info("TID %d: blocked %#llx, %zu pending signals%s\n", tid,
+		(unsigned long long)tc->blocked, tc->n_pending,
+		tc->altstack ? ", altstack" : "");
 	return 0;
 }
 
@@ -165,7 +177,6 @@ static const SigactionEntry *find_sigaction(const TaskCoreEntry *core, int sig)
 int signals_restore(struct rst_task *t)
 {
 	struct remote *r = &t->remote;
-	const ThreadCoreEntry *tc = t->core->thread;
 	int sig;
 	long ret;
 
@@ -193,23 +204,32 @@ int signals_restore(struct rst_task *t)
 			return -1;
 		}
 	}
-	if (tc->altstack) {
-		struct kstack ks = {
-			.sp = tc->altstack->sp,
-			.flags = tc->altstack->flags,
-			.size = tc->altstack->size,
-		};
-		uint64_t addr = scratch_put(r, 0, &ks, sizeof(ks));
+	return 0;
+}
 
-		if (rcall(r, &ret, SYS_sigaltstack, addr, 0))
-			return -1;
-		if (ret < 0) {
-			errno = -ret;
-			pr_perror("PID %d: can't restore sigaltstack %#llx+%llu",
-				  t->pid, (unsigned long long)ks.sp,
-				  (unsigned long long)ks.size);
-			return -1;
-		}
+static int altstack_restore(struct rst_task *t, pid_t tid,
+			    const ThreadCoreEntry *tc)
+{
+	struct remote *r = &t->remote;
+	struct kstack ks;
+	uint64_t addr;
+	long ret;
+
+	if (!tc->altstack)
+		return 0;
+	ks = (struct kstack){
+		.sp = tc->altstack->sp,
+		.flags = tc->altstack->flags,
+		.size = tc->altstack->size,
+	};
+	addr = scratch_put(r, 0, &ks, sizeof(ks));
+	if (rcall(r, &ret, SYS_sigaltstack, addr, 0))
+		return -1;
+	if (ret < 0) {
+		errno = -ret;
+		pr_perror("TID %d: can't restore sigaltstack %#llx+%llu", tid,
+			  (unsigned long long)ks.sp, (unsigned long long)ks.size);
+		return -1;
 	}
 	return 0;
 }
@@ -219,10 +239,10 @@ int signals_restore(struct rst_task *t)
  * with any si_code, so the siginfo comes back exactly. All signals stay
  * blocked until the final mask is set right before the task runs.
  */
-int signals_restore_pending(struct rst_task *t)
+static int pending_restore(struct rst_task *t, pid_t tid,
+			   const ThreadCoreEntry *tc)
 {
 	struct remote *r = &t->remote;
-	const ThreadCoreEntry *tc = t->core->thread;
 	size_t i;
 	long ret;
 
@@ -232,8 +252,8 @@ int signals_restore_pending(struct rst_task *t)
 		uint64_t addr;
 
 		if (se->siginfo.len != SIGINFO_SIZE) {
-			pr_err("PID %d: pending siginfo %zu has %zu bytes, not %d\n",
-			       t->pid, i, se->siginfo.len, SIGINFO_SIZE);
+			pr_err("TID %d: pending siginfo %zu has %zu bytes, not %d\n",
+			       tid, i, se->siginfo.len, SIGINFO_SIZE);
 			return -1;
 		}
 		memcpy(&si, se->siginfo.data, sizeof(si));
@@ -241,15 +261,23 @@ int signals_restore_pending(struct rst_task *t)
 		if (se->shared ?
 			    rcall(r, &ret, SYS_rt_sigqueueinfo, t->pid,
 				  si.si_signo, addr) :
-			    rcall(r, &ret, SYS_rt_tgsigqueueinfo, t->pid, t->pid,
+			    rcall(r, &ret, SYS_rt_tgsigqueueinfo, t->pid, tid,
 				  si.si_signo, addr))
 			return -1;
 		if (ret < 0) {
 			errno = -ret;
-			pr_perror("PID %d: can't queue pending signal %d",
-				  t->pid, si.si_signo);
+			pr_perror("TID %d: can't queue pending signal %d", tid,
+				  si.si_signo);
 			return -1;
 		}
 	}
 	return 0;
+}
+
+/* Runs in TID: the remote session targets that thread. */
+int signals_restore_thread(struct rst_task *t, pid_t tid,
+			   const ThreadCoreEntry *tc)
+{
+	return altstack_restore(t, tid, tc) || pending_restore(t, tid, tc) ?
+		       -1 : 0;
 }

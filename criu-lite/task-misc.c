@@ -5,6 +5,7 @@
  * interval timers, the parent-death signal and the dumpable flag.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -103,26 +104,29 @@ static int fs_dump(struct dump_task *t)
 	return 0;
 }
 
-static int thread_misc_dump(struct dump_task *t, ThreadCoreEntry *tc)
+/* Runs in TID: the remote session targets that thread. */
+int misc_dump_thread(struct dump_task *t, pid_t tid, ThreadCoreEntry *tc)
 {
 	struct remote *r = &t->remote;
 	struct rseq_config rc = {};
 	uint64_t head = 0;
 	size_t len = 0;
+	char name[64], comm[64];
+	ssize_t n;
 	long ret;
 
-	if (remote_ok(r, t->pid, "prctl(PR_GET_TID_ADDRESS)", &ret, SYS_prctl,
+	if (remote_ok(r, tid, "prctl(PR_GET_TID_ADDRESS)", &ret, SYS_prctl,
 		      PR_GET_TID_ADDRESS, r->scratch, 0) ||
-	    remote_read(t->pid, r->scratch, &tc->clear_tid_addr, 8))
+	    remote_read(tid, r->scratch, &tc->clear_tid_addr, 8))
 		return -1;
-	if (syscall(SYS_get_robust_list, t->pid, &head, &len)) {
-		pr_perror("PID %d: get_robust_list", t->pid);
+	if (syscall(SYS_get_robust_list, tid, &head, &len)) {
+		pr_perror("TID %d: get_robust_list", tid);
 		return -1;
 	}
 	tc->robust_list = head;
 	tc->robust_list_len = len;
-	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, t->pid, sizeof(rc), &rc) < 0) {
-		pr_perror("PID %d: can't read the rseq configuration", t->pid);
+	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, tid, sizeof(rc), &rc) < 0) {
+		pr_perror("TID %d: can't read the rseq configuration", tid);
 		return -1;
 	}
 	if (rc.rseq_abi_pointer) {
@@ -135,7 +139,13 @@ static int thread_misc_dump(struct dump_task *t, ThreadCoreEntry *tc)
 		tc->rseq->flags = rc.flags;
 		tc->rseq->sig = rc.signature;
 	}
-	tc->comm = arena_strdup(t->arena, t->stat.comm);
+	snprintf(name, sizeof(name), "task/%d/comm", tid);
+	n = proc_read_file(t->pid, name, comm, sizeof(comm) - 1);
+	if (n <= 0)
+		return -1;
+	comm[n] = 0;
+	comm[strcspn(comm, "\n")] = 0;
+	tc->comm = arena_strdup(t->arena, comm);
 	return tc->comm ? 0 : -1;
 }
 
@@ -179,8 +189,7 @@ int misc_dump(struct dump_task *t)
 	long ret;
 	int sig;
 
-	if (rlimits_dump(t) || fs_dump(t) ||
-	    thread_misc_dump(t, t->core->thread) || timers_dump(t))
+	if (rlimits_dump(t) || fs_dump(t) || timers_dump(t))
 		return -1;
 	n = proc_read_file(t->pid, "personality", buf, sizeof(buf) - 1);
 	if (n < 0)
@@ -192,6 +201,11 @@ int misc_dump(struct dump_task *t)
 	    remote_read(t->pid, r->scratch, &sig, sizeof(sig)))
 		return -1;
 	t->core->pdeath_sig = sig;
+	if (remote_ok(r, t->pid, "prctl(PR_GET_CHILD_SUBREAPER)", &ret,
+		      SYS_prctl, PR_GET_CHILD_SUBREAPER, r->scratch, 0) ||
+	    remote_read(t->pid, r->scratch, &sig, sizeof(sig)))
+		return -1;
+	t->subreaper = !!sig;
 	if (remote_ok(r, t->pid, "prctl(PR_GET_DUMPABLE)", &ret, SYS_prctl,
 		      PR_GET_DUMPABLE, 0, 0))
 		return -1;
@@ -252,7 +266,8 @@ int misc_restore(struct rst_task *t)
 	return 0;
 }
 
-static int thread_misc_restore(struct rst_task *t, const ThreadCoreEntry *tc)
+/* Runs in the thread TC describes: the remote session targets it. */
+int misc_restore_thread(struct rst_task *t, const ThreadCoreEntry *tc)
 {
 	uint64_t addr;
 	long ret;
@@ -322,9 +337,7 @@ int misc_restore_late(struct rst_task *t)
 			   0, 0) ||
 	    rst_ok(t, "personality", SYS_personality, core->personality, 0, 0))
 		return -1;
-	if (thread_misc_restore(t, core->thread) || timers_restore(t))
-		return -1;
-	return 0;
+	return timers_restore(t);
 }
 
 /* Last, as credential changes reset both. */

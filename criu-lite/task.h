@@ -15,14 +15,19 @@ struct dump_stats {
 	uint64_t memdump_us;
 };
 
-/* A task being dumped. */
+/* A process being dumped (or, if zombie, only recorded). */
 struct dump_task {
 	struct pidref ref;
 	pid_t pid;
-	int seized;
+	int zombie;
+	int subreaper;		/* PR_SET_CHILD_SUBREAPER */
+	struct dump_task *parent;
 	struct proc_stat stat;
 	struct proc_status status;
+	pid_t *tids;		/* seized threads, the leader first */
+	size_t n_tids;
 	struct remote remote;
+	uint64_t syscall_ip;	/* a syscall instruction to inject through */
 	/* the scratch area: below the stack pointer, or mapped by us */
 	void *scratch_saved;
 	int scratch_mapped;
@@ -33,11 +38,25 @@ struct dump_task {
 	struct arena *arena;
 };
 
-/* A task being restored, and the trampoline that drives it. */
+/* The tree being dumped: parents before children, the root first. */
+struct dump_tree {
+	struct dump_task **tasks;
+	size_t n, cap;
+	struct arena *arena;
+};
+
+/* Thread I of a task: 0 is the leader, whose entry is core->thread. */
+static inline ThreadCoreEntry *task_thread_core(TaskCoreEntry *core, size_t i)
+{
+	return i ? core->threads[i - 1] : core->thread;
+}
+
+/* A process being restored, and the trampoline that drives it. */
 struct rst_task {
 	pid_t pid;
 	int pidfd;
 	int traced;
+	const PstreeEntry *pe;
 	TaskCoreEntry *core;
 	MmEntry *mm;
 	size_t n_fds;
@@ -50,6 +69,45 @@ struct rst_task {
 	uint64_t memfill_us;
 };
 
+/*
+ * The tree being restored. Every pstree entry is a node; helper nodes hold
+ * the ID of a session or group whose leader is gone, only while the tree is
+ * created. Nodes are created by their parent, or by a helper they must be
+ * orphaned from (the parent is then a child subreaper).
+ */
+enum rst_node_kind {
+	NODE_LIVE,
+	NODE_ZOMBIE,
+	NODE_HELPER,
+};
+
+struct rst_node {
+	pid_t pid, pgid, sid;
+	enum rst_node_kind kind;
+	int setsid;		/* calls setsid() */
+	int before_setsid;	/* forked before its creator's setsid() */
+	int subreaper;
+	int exit_signal;
+	uint32_t exit_status;	/* NODE_ZOMBIE */
+	const char *comm;	/* NODE_ZOMBIE */
+	pid_t init_sid;		/* the session it is born into */
+	struct rst_node *parent, *creator, *first_child, *next_sibling;
+	struct rst_task *task;	/* NODE_LIVE */
+};
+
+struct rst_sync;
+
+struct rst_tree {
+	PstreeEntry **entries;
+	size_t n_entries;
+	struct rst_node *nodes;	/* the entries' nodes, then helpers */
+	size_t n_nodes;
+	struct rst_task *tasks;	/* one per live process, in entry order */
+	size_t n_tasks;
+	struct rst_sync *sync;	/* shared with the tasks while they are born */
+	int ctl_pidfd;
+};
+
 /* remote syscall with fewer than six arguments */
 #define REMOTE_ARGS6(a, b, c, d, e, f, ...) (long)(a), (long)(b), (long)(c), \
 	(long)(d), (long)(e), (long)(f)
@@ -59,19 +117,35 @@ struct rst_task {
 /* Put LEN bytes at OFF in the task's scratch area; returns their address. */
 uint64_t scratch_put(struct remote *r, size_t off, const void *buf, size_t len);
 
+/* seize.c: freezing the tree */
+int tree_seize(struct dump_tree *tree, pid_t root);
+void tree_release(struct dump_tree *tree, int kill_them);
+
+/* dump.c */
+int dump_cancelled(void);
+
 /* pstree.c */
-int pstree_dump(int dirfd, struct dump_task *t);
+int pstree_check(const struct dump_tree *tree);
+int pstree_dump(int dirfd, const struct dump_tree *tree);
 int pid_wait_free(pid_t pid);
 void pid_report_taken(pid_t pid);
+int pstree_load(int dirfd, struct rst_tree *tree);
+int pstree_plan(struct rst_tree *tree);
+int pstree_pids_free(const struct rst_tree *tree);
+int pstree_create(struct rst_tree *tree);
+void pstree_kill(struct rst_tree *tree);
+void pstree_free(struct rst_tree *tree);
 
 /* regs.c */
 int regs_dump(pid_t tid, ThreadCoreEntry *tc, struct arena *a);
 int regs_restore(pid_t tid, const ThreadCoreEntry *tc);
 
-/* signals.c */
+/* signals.c: the per-process part, then the per-thread part */
 int signals_dump(struct dump_task *t);
+int signals_dump_thread(struct dump_task *t, pid_t tid, ThreadCoreEntry *tc);
 int signals_restore(struct rst_task *t);
-int signals_restore_pending(struct rst_task *t);
+int signals_restore_thread(struct rst_task *t, pid_t tid,
+			   const ThreadCoreEntry *tc);
 
 /* creds.c */
 int creds_dump(struct dump_task *t);
@@ -79,8 +153,10 @@ int creds_restore(struct rst_task *t);
 
 /* task-misc.c: rlimits, fs state, names, futex/rseq registration, timers */
 int misc_dump(struct dump_task *t);
+int misc_dump_thread(struct dump_task *t, pid_t tid, ThreadCoreEntry *tc);
 int misc_restore(struct rst_task *t);
 int misc_restore_late(struct rst_task *t);
+int misc_restore_thread(struct rst_task *t, const ThreadCoreEntry *tc);
 int misc_restore_final(struct rst_task *t);
 int rlimits_restore(struct rst_task *t);
 
@@ -100,7 +176,7 @@ int pages_restore(struct rst_task *t);
 int pages_validate(int dirfd, const MmEntry *mm);
 
 /* files.c */
-int files_dump(int dirfd, struct dump_task *t);
+int files_dump(int dirfd, struct dump_tree *tree);
 int files_restore(struct rst_task *t, int dirfd);
 int files_validate(int dirfd, struct rst_task *t);
 

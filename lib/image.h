@@ -15,7 +15,7 @@
  * architectures anyway: they hold registers and memory).
  */
 #define IMG_MAGIC		0x494c5243u	/* "CRLI" */
-#define IMG_FORMAT_VERSION	1u
+#define IMG_FORMAT_VERSION	2u
 #define IMG_TRAILER_MARK	0xffffffffu
 #define IMG_HDR_SIZE		16u
 #define IMG_TRAILER_SIZE	8u

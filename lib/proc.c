@@ -5,6 +5,7 @@
  * malformed text.
  */
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -504,17 +505,77 @@ int proc_for_each_fd(pid_t pid, int (*cb)(pid_t pid, int fd, void *arg),
 	return ret;
 }
 
-int proc_list_tids(pid_t pid, pid_t *tids, int max)
+int proc_list_tids(pid_t pid, pid_t **tids)
 {
-	int *v, n, i;
+	return proc_list_dir_ints(pid, "task", tids);
+}
 
-	n = proc_list_dir_ints(pid, "task", &v);
-	if (n < 0)
-		return -1;
-	for (i = 0; i < n && i < max; i++)
-		tids[i] = v[i];
-	free(v);
+int proc_parse_pid_list(const char *buf, pid_t **out)
+{
+	const char *p = buf;
+	pid_t *v = NULL;
+	int n = 0, cap = 0;
+
+	while (*p) {
+		char *end;
+		long x;
+
+		while (*p == ' ' || *p == '\n')
+			p++;
+		if (!*p)
+			break;
+		errno = 0;
+		x = strtol(p, &end, 10);
+		if (end == p || errno || x <= 0 || x > INT32_MAX ||
+		    (*end && *end != ' ' && *end != '\n')) {
+			pr_err("Malformed PID list: \"%.32s\"\n", p);
+			free(v);
+			return -1;
+		}
+		if (n == cap) {
+			pid_t *nv;
+
+			cap = cap ? cap * 2 : 16;
+			nv = realloc(v, cap * sizeof(*v));
+			if (!nv) {
+				free(v);
+				return -1;
+			}
+			v = nv;
+		}
+		v[n++] = x;
+		p = end;
+	}
+	*out = v;
 	return n;
+}
+
+int proc_list_children(pid_t pid, pid_t tid, pid_t **out)
+{
+	char name[64], *buf;
+	size_t size = 4096;
+	ssize_t n;
+	int ret;
+
+	snprintf(name, sizeof(name), "task/%d/children", tid);
+	for (;;) {
+		buf = malloc(size);
+		if (!buf)
+			return -1;
+		n = proc_read_file(pid, name, buf, size - 1);
+		if (n < 0 || (size_t)n < size - 1)
+			break;
+		free(buf);
+		size *= 4;
+	}
+	if (n < 0) {
+		free(buf);
+		return -1;
+	}
+	buf[n] = 0;
+	ret = proc_parse_pid_list(buf, out);
+	free(buf);
+	return ret;
 }
 
 static ssize_t read_proc_file(pid_t pid, const char *name, void *buf,

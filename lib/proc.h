@@ -121,8 +121,12 @@ ssize_t proc_read_file(pid_t pid, const char *name, void *buf, size_t size);
 ssize_t proc_read_file_quiet(pid_t pid, const char *name, void *buf, size_t size);
 /* readlink of /proc/PID/NAME into buf, NUL-terminated. */
 int proc_readlink(pid_t pid, const char *name, char *buf, size_t size);
-/* TIDs of PID's threads, from /proc/PID/task, sorted. */
-int proc_list_tids(pid_t pid, pid_t *tids, int max);
+/* TIDs of PID's threads, from /proc/PID/task, sorted; *tids is malloc'ed. */
+int proc_list_tids(pid_t pid, pid_t **tids);
+/* Children of thread TID of PID (task/TID/children); *out is malloc'ed. */
+int proc_list_children(pid_t pid, pid_t tid, pid_t **out);
+/* A space-separated list of PIDs, as in task/TID/children. */
+int proc_parse_pid_list(const char *buf, pid_t **out);
 
 /* /proc/PID/pagemap entries */
 #define PME_PRESENT	(1ULL << 63)

@@ -57,15 +57,14 @@ int ptrace_wait_stop(pid_t pid, int *status)
 	return 0;
 }
 
-int ptrace_seize_stop(pid_t pid)
+int ptrace_seize_stop(pid_t pid, unsigned int options)
 {
 	int status;
 
 	if (ptrace(PTRACE_SEIZE, pid, NULL,
-		   (void *)(long)(PTRACE_O_TRACESYSGOOD))) {
-		if (errno == ESRCH)
-			pr_err("No process with PID %d to seize\n", pid);
-		else
+		   (void *)(long)(PTRACE_O_TRACESYSGOOD | options))) {
+		/* a thread racing to exit: the caller decides if it matters */
+		if (errno != ESRCH)
 			pr_perror("Can't seize PID %d", pid);
 		return -1;
 	}
@@ -246,6 +245,54 @@ int remote_syscall(struct remote *r, long *ret, long nr, long a1, long a2,
 	int want = r->mode == REMOTE_SYSCALL_STOPS ? (SIGTRAP | 0x80) : SIGTRAP;
 
 	return remote_call(r, want, ret, nr, a1, a2, a3, a4, a5, a6);
+}
+
+int remote_clone(struct remote *r, uint64_t args, size_t size, pid_t *child)
+{
+	struct user_regs_struct regs = r->saved;
+	unsigned long msg;
+	int status;
+
+	if (r->mode != REMOTE_BREAKPOINT)
+		return -1;
+	regs.rax = SYS_clone3;
+	regs.rdi = args;
+	regs.rsi = size;
+	regs.rip = r->syscall_ip;
+	regs.orig_rax = -1;
+	if (ptrace_set_regs(r->pid, &regs))
+		return -1;
+	if (ptrace(PTRACE_CONT, r->pid, NULL, NULL) ||
+	    ptrace_wait_stop(r->pid, &status))
+		return -1;
+	if (status >> 8 != (SIGTRAP | (PTRACE_EVENT_CLONE << 8))) {
+		/* no event: clone3 failed, and the int3 stop has its errno */
+		if (WIFSTOPPED(status) && WSTOPSIG(status) == SIGTRAP &&
+		    !ptrace_get_regs(r->pid, &regs)) {
+			errno = -(long)regs.rax;
+			pr_perror("PID %d: injected clone3 failed", r->pid);
+		} else {
+			pr_err("PID %d: unexpected stop %#x in clone3\n", r->pid,
+			       status);
+		}
+		return -1;
+	}
+	if (ptrace(PTRACE_GETEVENTMSG, r->pid, NULL, &msg)) {
+		pr_perror("PID %d: can't get the new thread's TID", r->pid);
+		return -1;
+	}
+	*child = msg;
+	if (remote_run(r, &regs, SIGTRAP))
+		return -1;
+	/* the new thread starts in a ptrace stop, auto-attached */
+	if (ptrace_wait_stop(*child, &status))
+		return -1;
+	if (status >> 16 != PTRACE_EVENT_STOP) {
+		pr_err("TID %d: unexpected first stop %#x\n", *child, status);
+		return -1;
+	}
+	pr_debug("PID %d: cloned thread %d\n", r->pid, *child);
+	return 0;
 }
 
 int remote_unmap_trampoline(struct remote *r, uint64_t addr, size_t len)

@@ -7,8 +7,11 @@
 #include <sys/types.h>
 #include <sys/user.h>
 
-/* Seize PID and stop it with PTRACE_INTERRUPT; 0 when it sits in a stop. */
-int ptrace_seize_stop(pid_t pid);
+/*
+ * Seize PID and stop it with PTRACE_INTERRUPT; 0 when it sits in a stop.
+ * Fails silently with ESRCH when PID is gone (or a zombie: EPERM, logged).
+ */
+int ptrace_seize_stop(pid_t pid, unsigned int options);
 /* Wait for PID's next stop; returns the wait status, or -1. */
 int ptrace_wait_stop(pid_t pid, int *status);
 int ptrace_detach(pid_t pid, int sig);
@@ -58,6 +61,12 @@ int remote_start(struct remote *r, pid_t pid, enum remote_mode mode,
 int remote_syscall(struct remote *r, long *ret, long nr, long a1, long a2,
 		   long a3, long a4, long a5, long a6);
 int remote_finish(struct remote *r);
+/*
+ * clone3 with the clone_args at ARGS (in the task) in a REMOTE_BREAKPOINT
+ * session whose tracee has PTRACE_O_TRACECLONE: *child is the new thread or
+ * process, left in its first ptrace stop.
+ */
+int remote_clone(struct remote *r, uint64_t args, size_t size, pid_t *child);
 /*
  * Last call of a REMOTE_BREAKPOINT session: unmap the trampoline itself. The
  * task is left in a SIGSEGV stop, which detaching with signal 0 discards.
