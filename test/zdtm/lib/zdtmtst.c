@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "zdtmtst.h"
@@ -311,4 +313,79 @@ size_t check_zero(const void *p, size_t len)
 		if (b[i])
 			return i;
 	return (size_t)-1;
+}
+
+void test_ready_init(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, TEST_SIG_READY);
+	if (sigprocmask(SIG_BLOCK, &set, NULL))
+		fail("block the readiness signal: %m");
+}
+
+void test_ready_send(pid_t to, long value)
+{
+	union sigval v = { .sival_ptr = (void *)value };
+
+	if (sigqueue(to, TEST_SIG_READY, v))
+		fail("sigqueue(%d, readiness %ld): %m", to, value);
+}
+
+long test_ready_wait(pid_t *from)
+{
+	struct timespec ts = { 10, 0 };
+	siginfo_t si;
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, TEST_SIG_READY);
+	while (sigtimedwait(&set, &si, &ts) < 0)
+		if (errno != EINTR)
+			fail("no readiness signal: %m");
+	if (from)
+		*from = si.si_pid;
+	return (long)si.si_value.sival_ptr;
+}
+
+pid_t test_fork(void)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		fail("fork: %m");
+	return pid;
+}
+
+int test_reap_children(void)
+{
+	int bad = 0, st;
+	pid_t pid;
+
+	for (;;) {
+		pid = waitpid(-1, &st, __WALL);
+		if (pid < 0 && errno == EINTR)
+			continue;
+		if (pid < 0)
+			break;
+		if (WIFEXITED(st) && !WEXITSTATUS(st))
+			continue;
+		bad++;
+		if (WIFEXITED(st))
+			test_msg("child %d exited %d", pid, WEXITSTATUS(st));
+		else if (WIFSIGNALED(st))
+			test_msg("child %d killed by signal %d", pid,
+				 WTERMSIG(st));
+		else
+			test_msg("child %d: status %#x", pid, st);
+	}
+	if (errno != ECHILD)
+		fail("waitpid: %m");
+	return bad;
+}
+
+void test_child_pass(void)
+{
+	_exit(0);
 }

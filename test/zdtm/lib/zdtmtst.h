@@ -35,6 +35,32 @@ void test_waitsig(void);
 /* Non-zero once SIGTERM has been received. */
 int test_sig_received(void);
 
+/*
+ * Process trees. test_waitsig() works in forked children too (each process
+ * has its own flag), so every process of a tree can wait for its SIGTERM.
+ * No pipes or sockets (the tool does not restore them yet): readiness goes
+ * up as queued real-time signals carrying a value (never merged, unlike
+ * standard signals), and verdicts come back as exit codes, each process
+ * printing its own FAIL line to the shared outfile.
+ */
+#define TEST_SIG_READY 50
+
+/* Block TEST_SIG_READY; before forking the children that will send it. */
+void test_ready_init(void);
+/* Queue one readiness value to process to (usually getppid()). */
+void test_ready_send(pid_t to, long value);
+/* Next readiness value (from *from, if not NULL); fails after 10 s. */
+long test_ready_wait(pid_t *from);
+/* fork(), failing the test on error. */
+pid_t test_fork(void);
+/*
+ * Wait for every child (until ECHILD); returns how many did not exit 0,
+ * each named with test_msg(). For parents after their own checks.
+ */
+int test_reap_children(void);
+/* A child's verdict: exit 0 quietly (only the root prints PASS). */
+void test_child_pass(void) __attribute__((noreturn));
+
 void pass(void) __attribute__((noreturn));
 void fail(const char *fmt, ...)
 	__attribute__((noreturn, format(printf, 1, 2)));
