@@ -33,7 +33,8 @@ ZDTM_TESTS := \
 	chroot \
 	creds \
 	fds \
-	static
+	static \
+	pstree
 
 ZDTM_STATIC_TESTS := static
 ZDTM_PTHREAD_TESTS :=
