@@ -34,10 +34,11 @@ ZDTM_TESTS := \
 	creds \
 	fds \
 	static \
-	pstree
+	pstree \
+	threads
 
 ZDTM_STATIC_TESTS := static
-ZDTM_PTHREAD_TESTS :=
+ZDTM_PTHREAD_TESTS := threads
 
 ZDTM_CC ?= $(CC)
 ZDTM_CFLAGS ?= $(filter-out -fsanitize=% -D_GNU_SOURCE -MMD -MP -O0 -O1 -O3 -Os,$(CFLAGS)) \
