@@ -35,10 +35,11 @@ ZDTM_TESTS := \
 	fds \
 	static \
 	pstree \
-	threads
+	threads \
+	thread_signals
 
 ZDTM_STATIC_TESTS := static
-ZDTM_PTHREAD_TESTS := threads
+ZDTM_PTHREAD_TESTS := thread_signals threads
 
 ZDTM_CC ?= $(CC)
 ZDTM_CFLAGS ?= $(filter-out -fsanitize=% -D_GNU_SOURCE -MMD -MP -O0 -O1 -O3 -Os,$(CFLAGS)) \

@@ -218,6 +218,42 @@ size_t read_file(const char *path, char *buf, size_t size)
 	return len;
 }
 
+void status_lines(const char *path, const char *const *keys, char *out,
+		  size_t size)
+{
+	char buf[8192], *line, *save = NULL;
+	const char *const *k;
+	size_t off = 0;
+
+	read_file(path, buf, sizeof(buf));
+	out[0] = '\0';
+	for (line = strtok_r(buf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save))
+		for (k = keys; *k; k++)
+			if (!strncmp(line, *k, strlen(*k)) && off < size)
+				off += snprintf(out + off, size - off, "%s\n",
+						line);
+}
+
+void test_sigqueue(pid_t tgid, pid_t tid, int sig, int value)
+{
+	siginfo_t si;
+	long r;
+
+	memset(&si, 0, sizeof(si));
+	si.si_signo = sig;
+	si.si_code = SI_QUEUE;
+	si.si_pid = getpid();
+	si.si_uid = getuid();
+	si.si_value.sival_int = value;
+	if (tid)
+		r = syscall(SYS_rt_tgsigqueueinfo, tgid, tid, sig, &si);
+	else
+		r = syscall(SYS_rt_sigqueueinfo, tgid, sig, &si);
+	if (r)
+		fail("queue signal %d to %d/%d: %m", sig, tgid, tid);
+}
+
 static char mapsbuf[1 << 20];
 
 size_t maps_all(char *buf, size_t size)

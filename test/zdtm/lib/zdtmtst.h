@@ -80,6 +80,19 @@ void test_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  */
 size_t read_file(const char *path, char *buf, size_t size);
 
+/*
+ * The lines of a /proc status file that start with one of keys (a NULL-
+ * terminated list), in file order, each ending in '\n'.
+ */
+void status_lines(const char *path, const char *const *keys, char *out,
+		  size_t size);
+
+/*
+ * Queue sig with an int si_value (si_code SI_QUEUE, from us) to process
+ * tgid, or to its thread tid if tid is not 0. Fails the test on error.
+ */
+void test_sigqueue(pid_t tgid, pid_t tid, int sig, int value);
+
 /* Copy of the /proc/self/maps line that contains addr (without '\n'). */
 void maps_line(const void *addr, char *out, size_t size);
 /*
