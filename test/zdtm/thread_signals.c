@@ -10,7 +10,6 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -112,13 +111,10 @@ static void check_own(struct thread *t)
 static void *worker(void *arg)
 {
 	struct thread *t = arg;
-	int v;
 
 	t->tid = syscall(SYS_gettid);
-	__atomic_add_fetch(&nready, 1, __ATOMIC_SEQ_CST);
-	syscall(SYS_futex, &nready, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
-	while (!(v = __atomic_load_n(&go, __ATOMIC_SEQ_CST)))
-		syscall(SYS_futex, &go, FUTEX_WAIT_PRIVATE, v, NULL, NULL, 0);
+	test_count_add(&nready, 1);
+	test_count_wait(&go, 1);
 	check_own(t);
 	return NULL;
 }
@@ -126,7 +122,7 @@ static void *worker(void *arg)
 static void start_workers(void)
 {
 	sigset_t set;
-	int i, n;
+	int i;
 
 	/* Workers are born blocking all four and SIGTERM (main's). */
 	sigemptyset(&set);
@@ -142,9 +138,7 @@ static void start_workers(void)
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-	while ((n = __atomic_load_n(&nready, __ATOMIC_SEQ_CST)) < NR_WORKERS)
-		syscall(SYS_futex, &nready, FUTEX_WAIT_PRIVATE, n, NULL,
-			NULL, 0);
+	test_count_wait(&nready, NR_WORKERS);
 }
 
 static void expect_own(struct thread *t, int signo, int code, int value)
@@ -218,8 +212,7 @@ int main(int argc, char **argv)
 	test_daemon();
 	test_waitsig();
 
-	__atomic_store_n(&go, 1, __ATOMIC_SEQ_CST);
-	syscall(SYS_futex, &go, FUTEX_WAKE_PRIVATE, NR_WORKERS, NULL, NULL, 0);
+	test_count_add(&go, 1);
 	for (i = 1; i <= NR_WORKERS; i++) {
 		pthread_join(threads[i].th, NULL);
 		if (threads[i].err[0])

@@ -70,11 +70,6 @@ static __thread int tls_val;
 static int nready;
 static int go;
 
-static void futex_wake(int *word)
-{
-	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
-}
-
 /*
  * 1 if this thread's rseq area is registered with the kernel: registering
  * it again with the same arguments says EBUSY (and changes nothing). 0 if
@@ -258,8 +253,7 @@ static void *worker(void *arg)
 	set_up(w);
 	snap(&w->before);
 	fill_regs(&in, w->idx);
-	__atomic_add_fetch(&nready, 1, __ATOMIC_SEQ_CST);
-	futex_wake(&nready);
+	test_count_add(&nready, 1);
 
 	wait_holding(&in, &out);
 
@@ -277,7 +271,7 @@ static void *worker(void *arg)
 static void start_workers(void)
 {
 	pthread_mutexattr_t ma;
-	int i, n;
+	int i;
 
 	pthread_mutexattr_init(&ma);
 	pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
@@ -287,9 +281,7 @@ static void start_workers(void)
 		if (pthread_create(&workers[i].th, NULL, worker, &workers[i]))
 			fail("pthread_create");
 	}
-	while ((n = __atomic_load_n(&nready, __ATOMIC_SEQ_CST)) < NR_THREADS)
-		syscall(SYS_futex, &nready, FUTEX_WAIT_PRIVATE, n, NULL,
-			NULL, 0);
+	test_count_wait(&nready, NR_THREADS);
 }
 
 /* /proc/self/task lists main and exactly the workers' TIDs. */
@@ -352,8 +344,7 @@ int main(int argc, char **argv)
 	test_waitsig();
 
 	check_task_dir();
-	__atomic_store_n(&go, 1, __ATOMIC_SEQ_CST);
-	futex_wake(&go);
+	test_count_add(&go, 1);
 	for (i = 0; i < NR_THREADS; i++)
 		finish_worker(&workers[i]);
 	pass();

@@ -385,6 +385,20 @@ long test_ready_wait(pid_t *from)
 	return (long)si.si_value.sival_ptr;
 }
 
+void test_count_add(int *word, int add)
+{
+	__atomic_add_fetch(word, add, __ATOMIC_SEQ_CST);
+	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+void test_count_wait(int *word, int value)
+{
+	int n;
+
+	while ((n = __atomic_load_n(word, __ATOMIC_SEQ_CST)) < value)
+		syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, n, NULL, NULL, 0);
+}
+
 pid_t test_fork(void)
 {
 	pid_t pid = fork();

@@ -51,6 +51,13 @@ void test_ready_init(void);
 void test_ready_send(pid_t to, long value);
 /* Next readiness value (from *from, if not NULL); fails after 10 s. */
 long test_ready_wait(pid_t *from);
+/*
+ * Threads of one process: add to a counter and wake its waiters; wait until
+ * it reaches at least value (a private futex: no shared memory involved).
+ */
+void test_count_add(int *word, int add);
+void test_count_wait(int *word, int value);
+
 /* fork(), failing the test on error. */
 pid_t test_fork(void);
 /*
