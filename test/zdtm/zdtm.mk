@@ -36,7 +36,8 @@ ZDTM_TESTS := \
 	static \
 	pstree \
 	threads \
-	thread_signals
+	thread_signals \
+	zombie
 
 ZDTM_STATIC_TESTS := static
 ZDTM_PTHREAD_TESTS := thread_signals threads
