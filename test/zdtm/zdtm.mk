@@ -37,7 +37,8 @@ ZDTM_TESTS := \
 	pstree \
 	threads \
 	thread_signals \
-	zombie
+	zombie \
+	shm_shared
 
 ZDTM_STATIC_TESTS := static
 ZDTM_PTHREAD_TESTS := thread_signals threads
