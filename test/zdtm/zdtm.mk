@@ -38,7 +38,8 @@ ZDTM_TESTS := \
 	threads \
 	thread_signals \
 	zombie \
-	shm_shared
+	shm_shared \
+	cow_pss
 
 ZDTM_STATIC_TESTS := static
 ZDTM_PTHREAD_TESTS := thread_signals threads
