@@ -102,38 +102,8 @@ static void set(int sig, void *h, int flags, const int *mask)
 		fail("sigaction(%d): %m", sig);
 }
 
-static void status_lines(char *out, size_t size)
-{
-	static const char *keys[] = { "SigPnd:", "ShdPnd:", "SigBlk:",
-				      "SigIgn:", "SigCgt:" };
-	char buf[8192], *line, *save = NULL;
-	size_t off = 0, i;
-
-	read_file("/proc/self/status", buf, sizeof(buf));
-	out[0] = '\0';
-	for (line = strtok_r(buf, "\n", &save); line;
-	     line = strtok_r(NULL, "\n", &save))
-		for (i = 0; i < ARRAY_SIZE(keys); i++)
-			if (!strncmp(line, keys[i], strlen(keys[i])))
-				off += snprintf(out + off, size - off, "%s\n",
-						line);
-}
-
-static void queue(int sig, int value, int thread)
-{
-	siginfo_t si;
-
-	memset(&si, 0, sizeof(si));
-	si.si_signo = sig;
-	si.si_code = SI_QUEUE;
-	si.si_pid = getpid();
-	si.si_uid = getuid();
-	si.si_value.sival_int = value;
-	if (thread ? syscall(SYS_rt_tgsigqueueinfo, getpid(), getpid(), sig,
-			     &si) :
-		     syscall(SYS_rt_sigqueueinfo, getpid(), sig, &si))
-		fail("queue signal %d: %m", sig);
-}
+static const char *const sig_keys[] = { "SigPnd:", "ShdPnd:", "SigBlk:",
+					"SigIgn:", "SigCgt:", NULL };
 
 static int find_log(int sig, int nth)
 {
@@ -190,9 +160,9 @@ int main(int argc, char **argv)
 
 	raise(SIGWINCH);               /* thread-private */
 	kill(me, SIGPIPE);             /* process-wide */
-	queue(SIG_RTQ, 111, 0);
-	queue(SIG_RTQ, 222, 0);
-	queue(SIG_RTT, 333, 1);
+	test_sigqueue(me, 0, SIG_RTQ, 111);
+	test_sigqueue(me, 0, SIG_RTQ, 222);
+	test_sigqueue(me, me, SIG_RTT, 333);
 	if (nlog)
 		fail("a blocked signal was delivered");
 
@@ -200,7 +170,7 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, NULL, &blk0);
 	sigpending(&pnd0);
 	sigaltstack(NULL, &ss0);
-	status_lines(st0, sizeof(st0));
+	status_lines("/proc/self/status", sig_keys, st0, sizeof(st0));
 
 	test_daemon();
 	test_waitsig();
@@ -209,7 +179,7 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, NULL, &blk1);
 	sigpending(&pnd1);
 	sigaltstack(NULL, &ss1);
-	status_lines(st1, sizeof(st1));
+	status_lines("/proc/self/status", sig_keys, st1, sizeof(st1));
 
 	for (s = 1; s <= NSIG_K; s++) {
 		struct ksigaction *a = &ka0[s - 1], *b = &ka1[s - 1];

@@ -2,13 +2,17 @@
 /*
  * zdtm-run: puts zdtm tests and real programs through criu-lite.
  *
- *   zdtm-run [--criu PATH] [--mode plain|leave-running|twice|all] [--keep]
+ *   zdtm-run [--criu PATH] [--mode plain|leave-running|twice|none|all] [--keep]
  *            [--verbose] [--list] [TEST...]
  *
  * Per test and mode: start the test (setsid, stdin /dev/null, stdout+stderr
  * to its outfile), wait until it is ready, dump it, restore it (-d), check it
  * runs at its PID, SIGTERM it and read its verdict. The runner is a child
- * subreaper: the restored tasks become its children and are reaped at once.
+ * subreaper: the restored tasks become its children and are reaped at once,
+ * and a test may be a process tree: whatever is left below the runner after
+ * a dump or a verdict is waited for (its PIDs must be free for a restore) and
+ * killed between cases. The verdict is the root's PASS/FAIL (any FAIL line
+ * of any process of the tree counts).
  * One line per (test, mode): "PASS name [mode]" or "FAIL name [mode]: why",
  * and last "N passed, N failed". Exit status 1 if anything failed.
  */
@@ -217,39 +221,93 @@ static void describe_status(int st, char *buf, size_t size)
 		snprintf(buf, size, "status %#x", st);
 }
 
-/* Kill every child of ours and every process of the given sessions. */
+/*
+ * Every live process below the runner: the tests are process trees, and a
+ * tree's orphans come to us (we are a child subreaper), so "below us" is
+ * exactly "what is left of the test". Returns how many (at most max).
+ */
+static int descendants(pid_t *out, int max, char *states)
+{
+	static struct {
+		pid_t pid, ppid;
+		char state;
+	} all[32768];
+	pid_t me = getpid();
+	struct dirent *de;
+	int n = 0, found = 0, i, hops;
+	DIR *d;
+
+	d = opendir("/proc");
+	if (!d)
+		return 0;
+	while ((de = readdir(d)) && n < (int)ARRAY_SIZE(all)) {
+		struct pstat ps;
+		pid_t pid = atoi(de->d_name);
+
+		if (pid <= 1 || pid == me || proc_stat(pid, &ps))
+			continue;
+		all[n].pid = pid;
+		all[n].ppid = ps.ppid;
+		all[n].state = ps.state;
+		n++;
+	}
+	closedir(d);
+	for (i = 0; i < n && found < max; i++) {
+		pid_t up = all[i].ppid;
+		int j;
+
+		/* Walk up the parents; a tree is never deeper than this. */
+		for (hops = 0; up > 1 && up != me && hops < 256; hops++) {
+			for (j = 0; j < n && all[j].pid != up; j++)
+				;
+			up = j < n ? all[j].ppid : 0;
+		}
+		if (up != me)
+			continue;
+		if (states)
+			states[found] = all[i].state;
+		out[found++] = all[i].pid;
+	}
+	return found;
+}
+
+/* Kill everything below us and every process of the given sessions. */
 static void kill_leftovers(const pid_t *sids, int nsids)
 {
+	static pid_t below[4096];
+	static char states[4096];
 	long long end = now_ms() + 5000;
-	pid_t me = getpid();
 	int round;
 
 	for (round = 0; round < 50; round++) {
 		struct dirent *de;
-		int found = 0, i;
+		int found, i;
 		DIR *d;
 
+		found = descendants(below, ARRAY_SIZE(below), states);
+		for (i = 0; i < found; i++)
+			if (states[i] != 'Z') {
+				vlog("killing leftover %d", below[i]);
+				kill(below[i], SIGKILL);
+			}
 		d = opendir("/proc");
 		if (!d)
 			return;
 		while ((de = readdir(d))) {
 			struct pstat ps;
 			pid_t pid = atoi(de->d_name);
-			bool kill_it;
 
-			if (pid <= 1 || pid == me || proc_stat(pid, &ps))
+			if (pid <= 1 || pid == getpid() || proc_stat(pid, &ps) ||
+			    ps.state == 'Z')
 				continue;
-			kill_it = ps.ppid == me;
 			for (i = 0; i < nsids; i++)
-				if (sids[i] > 1 && ps.sid == sids[i])
-					kill_it = true;
-			if (!kill_it)
-				continue;
-			found++;
-			if (ps.state != 'Z') {
-				vlog("killing leftover %d (%s)", pid, ps.comm);
-				kill(pid, SIGKILL);
-			}
+				if (sids[i] > 1 && ps.sid == sids[i]) {
+					vlog("killing leftover %d (%s) of "
+					     "session %d", pid, ps.comm,
+					     sids[i]);
+					kill(pid, SIGKILL);
+					found++;
+				}
 		}
 		closedir(d);
 		reap_all();
@@ -259,6 +317,28 @@ static void kill_leftovers(const pid_t *sids, int nsids)
 	}
 	reap_all();
 	nreaped = 0;
+}
+
+/*
+ * Wait until nothing is left below us: after a dump killed the tree, or after
+ * the root's verdict (a root waits for its tree). Restoring needs every PID
+ * free again, zombies included. 0, or -1 and the first leftover in *left.
+ */
+static int wait_tree_gone(int timeout_ms, pid_t *left)
+{
+	long long end = now_ms() + timeout_ms;
+	pid_t pid;
+
+	for (;;) {
+		reap_all();
+		if (!descendants(&pid, 1, NULL))
+			return 0;
+		if (now_ms() >= end || interrupted) {
+			*left = pid;
+			return -1;
+		}
+		sleep_ms(5);
+	}
 }
 
 /* --------------------------------------------------------- test cases */
@@ -423,14 +503,68 @@ static int note_identity(struct ctx *c)
 	return 0;
 }
 
-/* Give it up to ms to go to sleep (state S): it should be blocked when dumped. */
+/* True if no thread of pid is running (state R). */
+static bool threads_asleep(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	struct dirent *de;
+	bool asleep = true;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	d = opendir(path);
+	if (!d)
+		return true; /* gone: nothing runs */
+	while (asleep && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%.16s/stat", pid,
+			 de->d_name);
+		if (slurp(path, buf, sizeof(buf)) > 0 &&
+		    (p = strrchr(buf, ')')) && p[1] && p[2] == 'R')
+			asleep = false;
+	}
+	closedir(d);
+	return asleep;
+}
+
+/*
+ * Give it up to ms until every thread of every process of the tree sleeps
+ * (or is a zombie): it should be blocked when dumped, not half-way through
+ * its set-up.
+ */
 static void wait_sleeping(struct ctx *c, int ms)
 {
+	static pid_t below[4096];
 	long long end = now_ms() + ms;
-	struct pstat ps;
+	int n, i;
 
-	while (now_ms() < end && !proc_stat(c->pid, &ps) && ps.state != 'S')
+	(void)c;
+	while (now_ms() < end) {
+		n = descendants(below, ARRAY_SIZE(below), NULL);
+		for (i = 0; i < n && threads_asleep(below[i]); i++)
+			;
+		if (i == n)
+			return;
 		sleep_ms(5);
+	}
+}
+
+/* The whole tree went with its root: every PID is free for a restore. */
+static int tree_gone(struct ctx *c, const char *when)
+{
+	struct pstat ps;
+	pid_t left;
+
+	if (!wait_tree_gone(GONE_TIMEOUT_MS, &left))
+		return 0;
+	if (proc_stat(left, &ps)) {
+		snprintf(ps.comm, sizeof(ps.comm), "?");
+		ps.state = '?';
+	}
+	return failf(c, "%s: process %d (%s, state %c) of the tree still "
+		     "there after %d ms", when, left, ps.comm, ps.state,
+		     GONE_TIMEOUT_MS);
 }
 
 /* ---- zdtm test binaries */
@@ -516,7 +650,8 @@ static int zdtm_finish(struct ctx *c)
 		return failf(c, "test %s%s", desc, passed ? " after PASS" : "");
 	if (!passed)
 		return failf(c, "test exited 0 without printing PASS");
-	return 0;
+	/* Only after the verdict: a failing root may leave its tree behind. */
+	return tree_gone(c, "after the root's verdict");
 }
 
 static int zdtm_check_running(struct ctx *c, bool restored)
@@ -591,6 +726,8 @@ static int real_finish(struct ctx *c)
 	if (wait_for(c->pid, EXIT_TIMEOUT_MS, &st))
 		return failf(c, "%d still alive %d ms after SIGTERM", c->pid,
 			     EXIT_TIMEOUT_MS);
+	if (tree_gone(c, "after the root's death"))
+		return -1;
 	if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGTERM) {
 		describe_status(st, desc, sizeof(desc));
 		return failf(c, "expected death by SIGTERM, got %s", desc);
@@ -813,6 +950,8 @@ static int dump(struct ctx *c, bool leave_running)
 			return failf(c, "the original %d still runs after dump",
 				     c->pid);
 		vlog("%s: original gone (status %#x)", c->t->name, st);
+		if (tree_gone(c, "after dump"))
+			return -1;
 	}
 	if (c->t->ops->after_dump && c->t->ops->after_dump(c))
 		return -1;
@@ -881,16 +1020,29 @@ static int mode_twice(struct ctx *c)
 	return c->t->ops->finish(c);
 }
 
+/*
+ * No criu-lite at all: start, ready, SIGTERM, verdict. Proves a test passes
+ * on its own, so that a failure in the other modes is the tool's.
+ */
+static int mode_none(struct ctx *c)
+{
+	if (start(c) || c->t->ops->check_running(c, false))
+		return -1;
+	return c->t->ops->finish(c);
+}
+
 struct mode {
 	const char *name;
 	int (*run)(struct ctx *c);
+	bool in_all; /* run by --mode all */
 };
 
 /* Later issues add modes here (e.g. restore into a new PID namespace). */
 static const struct mode modes[] = {
-	{ "plain", mode_plain },
-	{ "leave-running", mode_leave_running },
-	{ "twice", mode_twice },
+	{ "plain", mode_plain, true },
+	{ "leave-running", mode_leave_running, true },
+	{ "twice", mode_twice, true },
+	{ "none", mode_none, false },
 };
 
 /* -------------------------------------------------------------- driver */
@@ -1075,7 +1227,7 @@ static void usage(FILE *f)
 		"  --mode MODE  one of:");
 	for (i = 0; i < ARRAY_SIZE(modes); i++)
 		fprintf(f, " %s", modes[i].name);
-	fprintf(f, ", or all (default)\n"
+	fprintf(f, ", or all (default: every mode but none)\n"
 		   "  --keep       keep the work dirs (images, logs)\n"
 		   "  --verbose    log every step to stderr\n"
 		   "  --list       list the tests (unsupported ones marked)\n"
@@ -1152,7 +1304,8 @@ int main(int argc, char **argv)
 	}
 
 	for (i = 0; i < (int)ARRAY_SIZE(modes); i++)
-		if (!strcmp(mode, "all") || !strcmp(mode, modes[i].name))
+		if ((!strcmp(mode, "all") && modes[i].in_all) ||
+		    !strcmp(mode, modes[i].name))
 			run_modes[nmodes++] = &modes[i];
 	if (!nmodes) {
 		fprintf(stderr, "zdtm-run: unknown mode %s\n", mode);

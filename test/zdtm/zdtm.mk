@@ -33,9 +33,16 @@ ZDTM_TESTS := \
 	chroot \
 	creds \
 	fds \
-	static
+	static \
+	pstree \
+	threads \
+	thread_signals \
+	zombie \
+	shm_shared \
+	cow_pss
 
 ZDTM_STATIC_TESTS := static
+ZDTM_PTHREAD_TESTS := thread_signals threads
 
 ZDTM_CC ?= $(CC)
 ZDTM_CFLAGS ?= $(filter-out -fsanitize=% -D_GNU_SOURCE -MMD -MP -O0 -O1 -O3 -Os,$(CFLAGS)) \
@@ -54,9 +61,11 @@ $(ZDTM_LIBOBJ): $(ZDTM_SRCDIR)/lib/zdtmtst.c $(ZDTM_SRCDIR)/lib/zdtmtst.h
 $(ZDTM_BINS): %: %.c $(ZDTM_LIBOBJ) $(ZDTM_SRCDIR)/lib/zdtmtst.h
 	$(ZDTM_CC) $(ZDTM_CFLAGS) $(ZDTM_LDFLAGS) \
 		$(if $(filter $(notdir $@),$(ZDTM_STATIC_TESTS)),-static) \
-		-o $@ $< $(ZDTM_LIBOBJ) $(if $(filter $(notdir $@),creds),-lcap)
+		-o $@ $< $(ZDTM_LIBOBJ) $(if $(filter $(notdir $@),creds),-lcap) \
+		$(if $(filter $(notdir $@),$(ZDTM_PTHREAD_TESTS)),-pthread)
 
-$(ZDTM_RUNNER): $(ZDTM_SRCDIR)/zdtm-run.c
+# zdtm.mk too: the runner has the test list built in.
+$(ZDTM_RUNNER): $(ZDTM_SRCDIR)/zdtm-run.c $(ZDTM_SRCDIR)/zdtm.mk
 	$(ZDTM_CC) $(ZDTM_CFLAGS) $(ZDTM_LDFLAGS) \
 		-DZDTM_TEST_LIST='"$(strip $(ZDTM_TESTS))"' -o $@ $<
 

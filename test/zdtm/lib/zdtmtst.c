@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "zdtmtst.h"
@@ -216,6 +218,42 @@ size_t read_file(const char *path, char *buf, size_t size)
 	return len;
 }
 
+void status_lines(const char *path, const char *const *keys, char *out,
+		  size_t size)
+{
+	char buf[8192], *line, *save = NULL;
+	const char *const *k;
+	size_t off = 0;
+
+	read_file(path, buf, sizeof(buf));
+	out[0] = '\0';
+	for (line = strtok_r(buf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save))
+		for (k = keys; *k; k++)
+			if (!strncmp(line, *k, strlen(*k)) && off < size)
+				off += snprintf(out + off, size - off, "%s\n",
+						line);
+}
+
+void test_sigqueue(pid_t tgid, pid_t tid, int sig, int value)
+{
+	siginfo_t si;
+	long r;
+
+	memset(&si, 0, sizeof(si));
+	si.si_signo = sig;
+	si.si_code = SI_QUEUE;
+	si.si_pid = getpid();
+	si.si_uid = getuid();
+	si.si_value.sival_int = value;
+	if (tid)
+		r = syscall(SYS_rt_tgsigqueueinfo, tgid, tid, sig, &si);
+	else
+		r = syscall(SYS_rt_sigqueueinfo, tgid, sig, &si);
+	if (r)
+		fail("queue signal %d to %d/%d: %m", sig, tgid, tid);
+}
+
 static char mapsbuf[1 << 20];
 
 size_t maps_all(char *buf, size_t size)
@@ -311,4 +349,93 @@ size_t check_zero(const void *p, size_t len)
 		if (b[i])
 			return i;
 	return (size_t)-1;
+}
+
+void test_ready_init(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, TEST_SIG_READY);
+	if (sigprocmask(SIG_BLOCK, &set, NULL))
+		fail("block the readiness signal: %m");
+}
+
+void test_ready_send(pid_t to, long value)
+{
+	union sigval v = { .sival_ptr = (void *)value };
+
+	if (sigqueue(to, TEST_SIG_READY, v))
+		fail("sigqueue(%d, readiness %ld): %m", to, value);
+}
+
+long test_ready_wait(pid_t *from)
+{
+	struct timespec ts = { 10, 0 };
+	siginfo_t si;
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, TEST_SIG_READY);
+	while (sigtimedwait(&set, &si, &ts) < 0)
+		if (errno != EINTR)
+			fail("no readiness signal: %m");
+	if (from)
+		*from = si.si_pid;
+	return (long)si.si_value.sival_ptr;
+}
+
+void test_count_add(int *word, int add)
+{
+	__atomic_add_fetch(word, add, __ATOMIC_SEQ_CST);
+	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+void test_count_wait(int *word, int value)
+{
+	int n;
+
+	while ((n = __atomic_load_n(word, __ATOMIC_SEQ_CST)) < value)
+		syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, n, NULL, NULL, 0);
+}
+
+pid_t test_fork(void)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		fail("fork: %m");
+	return pid;
+}
+
+int test_reap_children(void)
+{
+	int bad = 0, st;
+	pid_t pid;
+
+	for (;;) {
+		pid = waitpid(-1, &st, __WALL);
+		if (pid < 0 && errno == EINTR)
+			continue;
+		if (pid < 0)
+			break;
+		if (WIFEXITED(st) && !WEXITSTATUS(st))
+			continue;
+		bad++;
+		if (WIFEXITED(st))
+			test_msg("child %d exited %d", pid, WEXITSTATUS(st));
+		else if (WIFSIGNALED(st))
+			test_msg("child %d killed by signal %d", pid,
+				 WTERMSIG(st));
+		else
+			test_msg("child %d: status %#x", pid, st);
+	}
+	if (errno != ECHILD)
+		fail("waitpid: %m");
+	return bad;
+}
+
+void test_child_pass(void)
+{
+	_exit(0);
 }

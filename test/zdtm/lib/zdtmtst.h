@@ -35,6 +35,39 @@ void test_waitsig(void);
 /* Non-zero once SIGTERM has been received. */
 int test_sig_received(void);
 
+/*
+ * Process trees. test_waitsig() works in forked children too (each process
+ * has its own flag), so every process of a tree can wait for its SIGTERM.
+ * No pipes or sockets (the tool does not restore them yet): readiness goes
+ * up as queued real-time signals carrying a value (never merged, unlike
+ * standard signals), and verdicts come back as exit codes, each process
+ * printing its own FAIL line to the shared outfile.
+ */
+#define TEST_SIG_READY 50
+
+/* Block TEST_SIG_READY; before forking the children that will send it. */
+void test_ready_init(void);
+/* Queue one readiness value to process to (usually getppid()). */
+void test_ready_send(pid_t to, long value);
+/* Next readiness value (from *from, if not NULL); fails after 10 s. */
+long test_ready_wait(pid_t *from);
+/*
+ * Threads of one process: add to a counter and wake its waiters; wait until
+ * it reaches at least value (a private futex: no shared memory involved).
+ */
+void test_count_add(int *word, int add);
+void test_count_wait(int *word, int value);
+
+/* fork(), failing the test on error. */
+pid_t test_fork(void);
+/*
+ * Wait for every child (until ECHILD); returns how many did not exit 0,
+ * each named with test_msg(). For parents after their own checks.
+ */
+int test_reap_children(void);
+/* A child's verdict: exit 0 quietly (only the root prints PASS). */
+void test_child_pass(void) __attribute__((noreturn));
+
 void pass(void) __attribute__((noreturn));
 void fail(const char *fmt, ...)
 	__attribute__((noreturn, format(printf, 1, 2)));
@@ -53,6 +86,19 @@ void test_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * Returns bytes read, fails the test on error or if it does not fit.
  */
 size_t read_file(const char *path, char *buf, size_t size);
+
+/*
+ * The lines of a /proc status file that start with one of keys (a NULL-
+ * terminated list), in file order, each ending in '\n'.
+ */
+void status_lines(const char *path, const char *const *keys, char *out,
+		  size_t size);
+
+/*
+ * Queue sig with an int si_value (si_code SI_QUEUE, from us) to process
+ * tgid, or to its thread tid if tid is not 0. Fails the test on error.
+ */
+void test_sigqueue(pid_t tgid, pid_t tid, int sig, int value);
 
 /* Copy of the /proc/self/maps line that contains addr (without '\n'). */
 void maps_line(const void *addr, char *out, size_t size);
