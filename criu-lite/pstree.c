@@ -77,7 +77,7 @@ int pstree_check(const struct dump_tree *tree)
 static int pstree_write_one(struct cr_img *img, const struct dump_task *t)
 {
 	PstreeEntry pe = PSTREE_ENTRY__INIT;
-	uint32_t pid = t->pid;
+	const struct proc_status *st = &t->status;
 
 	pe.pid = t->pid;
 	pe.ppid = t->parent ? t->parent->pid : 0;
@@ -86,9 +86,13 @@ static int pstree_write_one(struct cr_img *img, const struct dump_task *t)
 	/* pid_t and uint32 have one size: the TIDs go out as they are */
 	pe.n_threads = t->n_tids;
 	pe.threads = (uint32_t *)t->tids;
-	/* nested PID namespaces are refused at seize: one level */
-	pe.n_ns_pid = 1;
-	pe.ns_pid = &pid;
+	pe.n_ns_pid = pe.n_ns_pgid = pe.n_ns_sid = st->ns_pid_levels;
+	/* int and uint32 have one size: the IDs go out as they are */
+	pe.ns_pid = (uint32_t *)st->ns_pid;
+	pe.ns_pgid = (uint32_t *)st->ns_pgid;
+	pe.ns_sid = (uint32_t *)st->ns_sid;
+	pe.n_ns_tids = t->n_tids * st->ns_pid_levels;
+	pe.ns_tids = t->ns_tids;
 	pe.has_exit_signal = 1;
 	pe.exit_signal = t->stat.exit_signal;
 	if (t->zombie) {
@@ -262,8 +266,11 @@ static int entry_check(const struct rst_tree *tree, const PstreeEntry *pe)
 {
 	size_t i;
 
-	if (!pe->pid || pe->pid > INT32_MAX || pe->n_ns_pid > 1) {
-		pr_err("Image pstree.img: PID %u with %zu namespace levels is not restorable\n",
+	if (!pe->pid || pe->pid > INT32_MAX || !pe->n_ns_pid ||
+	    pe->n_ns_pid > PROC_MAX_NS_LEVELS || pe->ns_pid[0] != pe->pid ||
+	    pe->n_ns_pgid != pe->n_ns_pid || pe->n_ns_sid != pe->n_ns_pid ||
+	    pe->n_ns_tids != pe->n_threads * pe->n_ns_pid) {
+		pr_err("Image pstree.img: PID %u has bad PID namespace IDs (%zu levels)\n",
 		       pe->pid, pe->n_ns_pid);
 		return -1;
 	}
@@ -359,12 +366,22 @@ static void node_link(struct rst_node *n, struct rst_node *creator,
 	n->init_sid = before_setsid ? creator->init_sid : creator->sid;
 }
 
-/* The nodes array is sized up front: helpers never outnumber 2 per entry. */
+/*
+ * The nodes array is sized up front: helpers never outnumber 2 per entry.
+ * IDS is the lost leader's ID at each level, as a member saw it, down to
+ * the first level where it is outside (0).
+ */
 static struct rst_node *helper_add(struct rst_tree *tree, pid_t pid, pid_t sid,
-				   struct rst_node *parent)
+				   struct rst_node *parent, const uint32_t *ids,
+				   size_t n_ids)
 {
 	struct rst_node *h = &tree->nodes[tree->n_nodes++];
+	size_t l;
 
+	for (l = 0; l < n_ids && ids[l]; l++)
+		h->helper_nspid[l] = ids[l];
+	h->nspid = h->helper_nspid;
+	h->level = l - 1;
 	h->pid = h->pgid = pid;
 	h->sid = sid;
 	h->kind = NODE_HELPER;
@@ -412,7 +429,8 @@ static int plan_session(struct rst_tree *tree, struct rst_node *n)
 		return -1;
 	}
 	if (!h)
-		h = helper_add(tree, n->sid, n->sid, p);
+		h = helper_add(tree, n->sid, n->sid, p, n->pe->ns_sid,
+			       n->pe->n_ns_sid);
 	node_link(n, h, 0);
 	return 0;
 }
@@ -443,7 +461,8 @@ static int plan_group(struct rst_tree *tree, struct rst_node *n)
 			       n->pid, n->sid, n->pgid);
 			return -1;
 		}
-		l = helper_add(tree, n->pgid, n->sid, creator);
+		l = helper_add(tree, n->pgid, n->sid, creator, n->pe->ns_pgid,
+			       n->pe->n_ns_pgid);
 	}
 	if (l->sid != n->sid) {
 		pr_err("PID %d is in group %d of session %d, but PID %d leads it from session %d: pstree.img is inconsistent\n",
@@ -465,7 +484,10 @@ int pstree_plan(struct rst_tree *tree)
 		const PstreeEntry *pe = tree->entries[i];
 		struct rst_node *n = &tree->nodes[i];
 
+		n->pe = pe;
 		n->pid = pe->pid;
+		n->level = pe->n_ns_pid - 1;
+		n->nspid = pe->ns_pid;
 		n->pgid = pe->pgid;
 		n->sid = pe->sid;
 		n->kind = pe->zombie ? NODE_ZOMBIE : NODE_LIVE;
@@ -505,6 +527,22 @@ int pstree_pids_free(const struct rst_tree *tree)
 }
 
 /* Child side: these run in the new tasks, in a copy of the restorer. */
+
+/* X's PID as a task at LEVEL sees it (0: X is not visible there). */
+static pid_t node_view(const struct rst_node *x, int level)
+{
+	return level <= x->level ? (pid_t)x->nspid[level] : 0;
+}
+
+/* set_tid for clone3: innermost level first. */
+static size_t node_set_tid(const struct rst_node *n, pid_t *set_tid)
+{
+	int l;
+
+	for (l = 0; l <= n->level; l++)
+		set_tid[l] = n->nspid[n->level - l];
+	return n->level + 1;
+}
 
 static __attribute__((noreturn)) void node_fail(struct rst_tree *tree,
 						struct rst_node *n, int step,
@@ -550,13 +588,17 @@ static __attribute__((noreturn)) void node_run(struct rst_tree *tree,
 static void node_spawn(struct rst_tree *tree, struct rst_node *n,
 		       struct rst_node *c)
 {
-	pid_t pid = c->pid;
+	pid_t set_tid[PROC_MAX_NS_LEVELS];
 	struct clone_args args = {
+		/* one level deeper: the init of a new PID namespace */
+		.flags = c->level > n->level ? CLONE_NEWPID : 0,
 		.exit_signal = c->exit_signal,
-		.set_tid = (uint64_t)(uintptr_t)&pid,
-		.set_tid_size = 1,
+		.set_tid = (uint64_t)(uintptr_t)set_tid,
 	};
-	long ret = sys_clone3(&args, sizeof(args));
+	long ret;
+
+	args.set_tid_size = node_set_tid(c, set_tid);
+	ret = sys_clone3(&args, sizeof(args));
 
 	if (ret == 0)
 		node_run(tree, c);
@@ -608,14 +650,18 @@ static void node_settle(struct rst_tree *tree, struct rst_node *n)
 	sigset_t all;
 	size_t i;
 
-	for (c = n->first_child; c; c = c->next_sibling)
+	for (c = n->first_child; c; c = c->next_sibling) {
+		pid_t pid = node_view(c, n->level);
+
 		if (c->kind == NODE_HELPER &&
-		    waitpid(c->pid, NULL, __WALL) != c->pid)
+		    waitpid(pid, NULL, __WALL) != pid)
 			node_fail(tree, n, STEP_REAP, c->pid);
+	}
 	for (i = 0; i < tree->n_nodes; i++) {
 		c = &tree->nodes[i];
 		if (c->kind == NODE_ZOMBIE && c->parent == n &&
-		    waitid(P_PID, c->pid, &si, WEXITED | WNOWAIT))
+		    waitid(P_PID, node_view(c, n->level), &si,
+			   WEXITED | WNOWAIT))
 			node_fail(tree, n, STEP_REAP, c->pid);
 	}
 	sigfillset(&all);
@@ -627,7 +673,10 @@ static __attribute__((noreturn)) void node_run(struct rst_tree *tree,
 					       struct rst_node *n)
 {
 	struct rst_sync *s = tree->sync;
-	pid_t creator = n->creator ? n->creator->pid : s->ctl_pid;
+	pid_t creator = n->creator ? node_view(n->creator, n->level) :
+				     s->ctl_pid;
+	struct rst_node *leader = node_find(tree, n->pgid);
+	pid_t pgid = leader ? node_view(leader, n->level) : 0;
 	sigset_t all;
 
 	sigfillset(&all);
@@ -649,7 +698,8 @@ static __attribute__((noreturn)) void node_run(struct rst_tree *tree,
 	node_done(s, PH_CREATE);
 
 	node_wait_phase(tree, PH_GROUPS);
-	if (getpgid(0) != n->pgid && setpgid(0, n->pgid))
+	/* a group led from an outer PID namespace was joined at fork */
+	if (pgid && getpgid(0) != pgid && setpgid(0, pgid))
 		node_fail(tree, n, STEP_SETPGID, n->pgid);
 	node_done(s, PH_GROUPS);
 
@@ -753,15 +803,17 @@ static int create_root(struct rst_tree *tree)
 {
 	struct rst_node *root = &tree->nodes[0];
 	struct rst_task *t = root->task;
-	pid_t pid = root->pid;
+	pid_t pid = root->pid, set_tid[PROC_MAX_NS_LEVELS];
 	struct clone_args args = {
-		.flags = CLONE_PIDFD,
+		.flags = CLONE_PIDFD | (root->level ? CLONE_NEWPID : 0),
 		.pidfd = (uint64_t)(uintptr_t)&t->pidfd,
 		.exit_signal = SIGCHLD,
-		.set_tid = (uint64_t)(uintptr_t)&pid,
-		.set_tid_size = 1,
+		.set_tid = (uint64_t)(uintptr_t)set_tid,
 	};
-	long ret = sys_clone3(&args, sizeof(args));
+	long ret;
+
+	args.set_tid_size = node_set_tid(root, set_tid);
+	ret = sys_clone3(&args, sizeof(args));
 
 	if (ret == 0)
 		node_run(tree, root);

@@ -170,6 +170,7 @@ static int load_images(struct rst_tree *tree, int dirfd, const char *dir)
 			continue;
 		t->pe = tree->entries[i];
 		t->pid = t->pe->pid;
+		t->vpid = t->pe->ns_pid[t->pe->n_ns_pid - 1];
 		t->pidfd = -1;
 		t->dirfd = dirfd;
 		t->dir = dir;
@@ -300,17 +301,31 @@ static int close_all_fds(struct rst_task *t)
  * are set after: it never runs the code after the syscall) and rebuilt the
  * same way. It shares the leader's scratch area; they take turns.
  */
-static int create_thread(struct rst_task *t, const ThreadCoreEntry *tc)
+/* Thread I's TID in its own PID namespace, and set_tid (innermost first). */
+static pid_t thread_ns_tids(const struct rst_task *t, size_t i, pid_t *set_tid)
 {
-	pid_t tid = tc->tid, got;
+	size_t levels = t->pe->n_ns_pid, l;
+	const uint32_t *row = t->pe->ns_tids + i * levels;
+
+	for (l = 0; l < levels; l++)
+		set_tid[l] = row[levels - 1 - l];
+	return row[levels - 1];
+}
+
+static int create_thread(struct rst_task *t, size_t i,
+			 const ThreadCoreEntry *tc)
+{
+	pid_t tid = tc->tid, got, set_tid[PROC_MAX_NS_LEVELS];
 	struct clone_args args = {
 		.flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND |
 			 CLONE_THREAD | CLONE_SYSVSEM,
-		.set_tid_size = 1,
+		.set_tid_size = t->pe->n_ns_pid,
 	};
 	uint64_t addr;
 
-	addr = scratch_put(&t->remote, 0, &tid, sizeof(tid));
+	thread_ns_tids(t, i, set_tid);
+	addr = scratch_put(&t->remote, 0, set_tid,
+			   args.set_tid_size * sizeof(pid_t));
 	args.set_tid = addr;
 	addr = scratch_put(&t->remote, 64, &args, sizeof(args));
 	if (!addr || remote_clone(&t->remote, addr, sizeof(args), &got))
@@ -323,17 +338,19 @@ static int create_thread(struct rst_task *t, const ThreadCoreEntry *tc)
 	return 0;
 }
 
-static int rebuild_thread(struct rst_task *t, const ThreadCoreEntry *tc)
+static int rebuild_thread(struct rst_task *t, size_t i)
 {
+	const ThreadCoreEntry *tc = task_thread_core(t->core, i);
+	pid_t tid = tc->tid, vtid, set_tid[PROC_MAX_NS_LEVELS];
 	struct remote leader = t->remote;
-	pid_t tid = tc->tid;
 	int ret;
 
-	if (create_thread(t, tc))
+	vtid = thread_ns_tids(t, i, set_tid);
+	if (create_thread(t, i, tc))
 		return -1;
 	ret = remote_start(&t->remote, tid, REMOTE_BREAKPOINT, t->tramp) ||
 	      ptrace_set_sigmask(tid, ~0ULL) || misc_restore_thread(t, tc) ||
-	      signals_restore_thread(t, tid, tc) || creds_restore(t) ||
+	      signals_restore_thread(t, vtid, tc) || creds_restore(t) ||
 	      regs_restore(tid, tc) || ptrace_set_sigmask(tid, tc->blocked);
 	t->remote = leader;
 	if (ret)
@@ -358,10 +375,10 @@ static int rebuild_task(struct rst_task *t)
 	    rlimits_restore(t) || files_restore(t, t->dirfd) ||
 	    misc_restore_late(t) || signals_restore(t) ||
 	    misc_restore_thread(t, t->core->thread) ||
-	    signals_restore_thread(t, t->pid, t->core->thread))
+	    signals_restore_thread(t, t->vpid, t->core->thread))
 		return -1;
-	for (i = 0; i < t->core->n_threads; i++)
-		if (rebuild_thread(t, t->core->threads[i]))
+	for (i = 1; i < t->pe->n_threads; i++)
+		if (rebuild_thread(t, i))
 			return -1;
 	if (creds_restore(t) || misc_restore_final(t))
 		return -1;

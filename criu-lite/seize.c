@@ -67,10 +67,46 @@ static int task_check(struct dump_task *t)
 		       t->stat.comm, t->status.tracer_pid);
 		return -1;
 	}
-	if (t->status.ns_pid_levels != 1) {
-		pr_err("PID %d (%s) is in a nested PID namespace (%d levels), which is not supported yet\n",
-		       pid, t->stat.comm, t->status.ns_pid_levels);
+	return 0;
+}
+
+/*
+ * A PID namespace comes back only with its init: a task one level deeper
+ * than its parent must be PID 1 there, and the root may be such an init.
+ */
+static int check_pidns(const struct dump_task *t)
+{
+	int lv = t->status.ns_pid_levels - 1;
+	int plv = t->parent ? t->parent->status.ns_pid_levels - 1 : 0;
+
+	if (lv == plv || (lv == plv + 1 && t->status.ns_pid[lv] == 1))
+		return 0;
+	pr_err("PID %d (%s) is PID %d in a PID namespace %d levels down whose init is not in the dumped tree\n",
+	       t->pid, t->stat.comm, t->status.ns_pid[lv], lv);
+	return -1;
+}
+
+/* Every thread's TID at every level, as restore needs for set_tid. */
+static int collect_ns_tids(struct dump_task *t)
+{
+	size_t levels = t->status.ns_pid_levels, i, l;
+	struct proc_status st = {};
+
+	t->ns_tids = arena_alloc(t->arena,
+				 t->n_tids * levels * sizeof(*t->ns_tids));
+	if (!t->ns_tids)
 		return -1;
+	for (i = 0; i < t->n_tids; i++) {
+		if (proc_parse_status(t->tids[i], &st))
+			return -1;
+		proc_status_free(&st);
+		if ((size_t)st.ns_pid_levels != levels) {
+			pr_err("TID %d of PID %d is %d PID namespace levels deep, its process %zu\n",
+			       t->tids[i], t->pid, st.ns_pid_levels, levels);
+			return -1;
+		}
+		for (l = 0; l < levels; l++)
+			t->ns_tids[i * levels + l] = st.ns_pid[l];
 	}
 	return 0;
 }
@@ -144,7 +180,9 @@ static int seize_threads(struct dump_task *t)
 		return -1;
 	}
 	/* it may have changed between the checks and the stop */
-	return task_check(t);
+	if (task_check(t) || check_pidns(t))
+		return -1;
+	return collect_ns_tids(t);
 }
 
 static struct dump_task *task_new(struct dump_tree *tree, pid_t pid,
@@ -177,6 +215,9 @@ static int child_record_zombie(struct dump_task *t)
 		return -1;
 	}
 	t->zombie = 1;
+	proc_status_free(&t->status);
+	if (proc_parse_status(t->pid, &t->status) || check_pidns(t))
+		return -1;
 	pr_info("PID %d (%s) is a zombie, exit status %#x\n", t->pid,
 		t->stat.comm, t->stat.exit_code);
 	return 0;

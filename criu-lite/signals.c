@@ -239,7 +239,7 @@ static int altstack_restore(struct rst_task *t, pid_t tid,
  * with any si_code, so the siginfo comes back exactly. All signals stay
  * blocked until the final mask is set right before the task runs.
  */
-static int pending_restore(struct rst_task *t, pid_t tid,
+static int pending_restore(struct rst_task *t, pid_t vtid,
 			   const ThreadCoreEntry *tc)
 {
 	struct remote *r = &t->remote;
@@ -253,31 +253,31 @@ static int pending_restore(struct rst_task *t, pid_t tid,
 
 		if (se->siginfo.len != SIGINFO_SIZE) {
 			pr_err("TID %d: pending siginfo %zu has %zu bytes, not %d\n",
-			       tid, i, se->siginfo.len, SIGINFO_SIZE);
+			       tc->tid, i, se->siginfo.len, SIGINFO_SIZE);
 			return -1;
 		}
 		memcpy(&si, se->siginfo.data, sizeof(si));
 		addr = scratch_put(r, 0, &si, sizeof(si));
 		if (se->shared ?
-			    rcall(r, &ret, SYS_rt_sigqueueinfo, t->pid,
+			    rcall(r, &ret, SYS_rt_sigqueueinfo, t->vpid,
 				  si.si_signo, addr) :
-			    rcall(r, &ret, SYS_rt_tgsigqueueinfo, t->pid, tid,
+			    rcall(r, &ret, SYS_rt_tgsigqueueinfo, t->vpid, vtid,
 				  si.si_signo, addr))
 			return -1;
 		if (ret < 0) {
 			errno = -ret;
-			pr_perror("TID %d: can't queue pending signal %d", tid,
-				  si.si_signo);
+			pr_perror("TID %d: can't queue pending signal %d",
+				  tc->tid, si.si_signo);
 			return -1;
 		}
 	}
 	return 0;
 }
 
-/* Runs in TID: the remote session targets that thread. */
-int signals_restore_thread(struct rst_task *t, pid_t tid,
+/* Runs in the thread (VTID in its own PID namespace): the remote targets it. */
+int signals_restore_thread(struct rst_task *t, pid_t vtid,
 			   const ThreadCoreEntry *tc)
 {
-	return altstack_restore(t, tid, tc) || pending_restore(t, tid, tc) ?
-		       -1 : 0;
+	return altstack_restore(t, tc->tid, tc) ||
+			       pending_restore(t, vtid, tc) ? -1 : 0;
 }

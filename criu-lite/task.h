@@ -26,6 +26,7 @@ struct dump_task {
 	struct proc_status status;
 	pid_t *tids;		/* seized threads, the leader first */
 	size_t n_tids;
+	uint32_t *ns_tids;	/* per thread, its TID at every PID ns level */
 	struct remote remote;
 	uint64_t syscall_ip;	/* a syscall instruction to inject through */
 	/* the scratch area: below the stack pointer, or mapped by us */
@@ -54,6 +55,7 @@ static inline ThreadCoreEntry *task_thread_core(TaskCoreEntry *core, size_t i)
 /* A process being restored, and the trampoline that drives it. */
 struct rst_task {
 	pid_t pid;
+	pid_t vpid;		/* in its own PID namespace */
 	int pidfd;
 	int traced;
 	const PstreeEntry *pe;
@@ -82,7 +84,9 @@ enum rst_node_kind {
 };
 
 struct rst_node {
-	pid_t pid, pgid, sid;
+	pid_t pid, pgid, sid;	/* at level 0, the dumper's PID namespace */
+	int level;		/* of its own PID namespace */
+	const uint32_t *nspid;	/* its PID at levels 0..level */
 	enum rst_node_kind kind;
 	int setsid;		/* calls setsid() */
 	int before_setsid;	/* forked before its creator's setsid() */
@@ -93,6 +97,8 @@ struct rst_node {
 	pid_t init_sid;		/* the session it is born into */
 	struct rst_node *parent, *creator, *first_child, *next_sibling;
 	struct rst_task *task;	/* NODE_LIVE */
+	const PstreeEntry *pe;	/* NULL for helpers */
+	uint32_t helper_nspid[PROC_MAX_NS_LEVELS];
 };
 
 struct rst_sync;
@@ -144,7 +150,7 @@ int regs_restore(pid_t tid, const ThreadCoreEntry *tc);
 int signals_dump(struct dump_task *t);
 int signals_dump_thread(struct dump_task *t, pid_t tid, ThreadCoreEntry *tc);
 int signals_restore(struct rst_task *t);
-int signals_restore_thread(struct rst_task *t, pid_t tid,
+int signals_restore_thread(struct rst_task *t, pid_t vtid,
 			   const ThreadCoreEntry *tc);
 
 /* creds.c */

@@ -39,10 +39,11 @@ ZDTM_TESTS := \
 	thread_signals \
 	zombie \
 	shm_shared \
-	cow_pss
+	cow_pss \
+	pidns_nested
 
 ZDTM_STATIC_TESTS := static
-ZDTM_PTHREAD_TESTS := thread_signals threads
+ZDTM_PTHREAD_TESTS := thread_signals threads pidns_nested
 
 ZDTM_CC ?= $(CC)
 ZDTM_CFLAGS ?= $(filter-out -fsanitize=% -D_GNU_SOURCE -MMD -MP -O0 -O1 -O3 -Os,$(CFLAGS)) \
