@@ -380,6 +380,9 @@ struct ctx {
 	ssize_t cmdline_len;
 	off_t out_off;
 	long counter_at_dump;
+	long counters_at_dump[8];
+	pid_t tids[16];
+	int ntids;
 	int nrestores;
 	char reason[2048];
 	char logs[8][PATH_MAX];
@@ -834,6 +837,185 @@ static int counter_check(struct ctx *c, bool restored)
 	return check_alive(c, "restored");
 }
 
+/*
+ * real/python-threads: PY_THREADS workers, each counting in its own slot;
+ * whoever counts writes every slot to the counter file, in place, in one
+ * pwrite of fixed-width numbers (no truncation, so no empty file to read).
+ * After restore every slot must carry on from its value at dump time.
+ */
+#define PY_THREADS 4
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+/* The counter file's PY_THREADS numbers into v; -1 if it is not whole. */
+static int read_counters(struct ctx *c, long *v)
+{
+	char buf[256], *p = buf, *end;
+	int i;
+
+	if (slurp(c->counter, buf, sizeof(buf)) <= 0)
+		return -1;
+	for (i = 0; i < PY_THREADS; i++, p = end) {
+		v[i] = strtol(p, &end, 10);
+		if (end == p || v[i] < 0)
+			return -1;
+	}
+	return *end == '\n' ? 0 : -1;
+}
+
+static int read_counters_settled(struct ctx *c, long *v)
+{
+	long long end = now_ms() + 2000;
+
+	while (read_counters(c, v)) {
+		if (now_ms() > end)
+			return -1;
+		sleep_ms(5);
+	}
+	return 0;
+}
+
+static void format_counters(const long *v, char *buf, size_t size)
+{
+	size_t off = 0;
+	int i;
+
+	buf[0] = '\0';
+	for (i = 0; i < PY_THREADS && off < size; i++)
+		off += snprintf(buf + off, size - off, "%s%ld", i ? " " : "",
+				v[i]);
+}
+
+static int cmp_pid(const void *a, const void *b)
+{
+	return *(const pid_t *)a - *(const pid_t *)b;
+}
+
+/* The TIDs of c->pid, sorted; their number or -1. */
+static int list_tids(struct ctx *c, pid_t *tids, int max)
+{
+	char path[64];
+	struct dirent *de;
+	int n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", c->pid);
+	d = opendir(path);
+	if (!d)
+		return -1;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.' && n < max)
+			tids[n++] = atoi(de->d_name);
+	closedir(d);
+	qsort(tids, n, sizeof(*tids), cmp_pid);
+	return n;
+}
+
+static int threads_ready(struct ctx *c)
+{
+	long long end = now_ms() + 3 * READY_TIMEOUT_MS;
+	long v[PY_THREADS];
+	char buf[128];
+	int st, i;
+
+	for (;;) {
+		reap_all();
+		if (!take_reaped(c->pid, &st))
+			return failf(c, "python exited (status %#x)", st);
+		if (!read_counters(c, v)) {
+			for (i = 0; i < PY_THREADS && v[i] >= COUNTER_READY; i++)
+				;
+			if (i == PY_THREADS)
+				break;
+		}
+		if (now_ms() > end || interrupted) {
+			format_counters(v, buf, sizeof(buf));
+			return failf(c, "counters not all at %d after %d ms: %s",
+				     COUNTER_READY, 3 * READY_TIMEOUT_MS, buf);
+		}
+		sleep_ms(20);
+	}
+	c->ntids = list_tids(c, c->tids, ARRAY_SIZE(c->tids));
+	if (c->ntids != PY_THREADS + 1)
+		return failf(c, "python %d has %d threads, not %d", c->pid,
+			     c->ntids, PY_THREADS + 1);
+	wait_sleeping(c, 500);
+	return note_identity(c);
+}
+
+static int threads_after_dump(struct ctx *c)
+{
+	char buf[128];
+	int i;
+
+	if (read_counters_settled(c, c->counters_at_dump))
+		return failf(c, "counter file not readable after the dump");
+	format_counters(c->counters_at_dump, buf, sizeof(buf));
+	vlog("%s: counters %s after dump", c->t->name, buf);
+	for (i = 0; i < PY_THREADS; i++)
+		if (c->counters_at_dump[i] < COUNTER_READY)
+			return failf(c, "counters read %s after the dump", buf);
+	return 0;
+}
+
+/* Same TIDs as when it was ready. */
+static int threads_same(struct ctx *c, const char *who)
+{
+	pid_t tids[ARRAY_SIZE(c->tids)];
+	int n = list_tids(c, tids, ARRAY_SIZE(tids));
+
+	if (n != c->ntids || memcmp(tids, c->tids, n * sizeof(*tids)))
+		return failf(c, "%s: %d has %d threads, had %d (or other TIDs)",
+			     who, c->pid, n, c->ntids);
+	return 0;
+}
+
+static int threads_check(struct ctx *c, bool restored)
+{
+	const char *who = restored ? "restored" : "original";
+	const long *v0 = c->counters_at_dump;
+	long pre[PY_THREADS], x[PY_THREADS], y[PY_THREADS];
+	char b0[128], b1[128], b2[128];
+	long long end = now_ms() + 5000;
+	int i;
+
+	if (check_alive(c, who) || threads_same(c, who))
+		return -1;
+	if (read_counters_settled(c, pre))
+		return failf(c, "%s: counter file not readable", who);
+	/* wait for the first write after this point */
+	for (;;) {
+		if (!read_counters(c, x) && memcmp(x, pre, sizeof(x)))
+			break;
+		if (now_ms() > end) {
+			format_counters(pre, b0, sizeof(b0));
+			return failf(c, "%s python does not count: counters stay %s",
+				     who, b0);
+		}
+		sleep_ms(2);
+	}
+	format_counters(v0, b0, sizeof(b0));
+	format_counters(x, b1, sizeof(b1));
+	/* restored: each slot carries on from the dump, not from 0 */
+	for (i = 0; restored && i < PY_THREADS; i++)
+		if (x[i] < v0[i] - 5 || x[i] > v0[i] + 10)
+			return failf(c, "restored counters read %s, but they were %s at dump time: thread %d did not carry on",
+				     b1, b0, i);
+	sleep_ms(1000);
+	if (read_counters_settled(c, y))
+		return failf(c, "%s: counter file not readable", who);
+	format_counters(y, b2, sizeof(b2));
+	for (i = 0; i < PY_THREADS; i++)
+		if (y[i] <= x[i])
+			return failf(c, "%s: thread %d stopped counting: %s, then %s a second later",
+				     who, i, b1, b2);
+	vlog("%s: counters %s at dump, %s, %s %s", c->t->name, b0, b1, b2,
+	     who);
+	if (check_alive(c, who) || threads_same(c, who))
+		return -1;
+	return 0;
+}
+
 static const struct test_ops real_sleep_ops = {
 	.start = real_start,
 	.ready = real_exec_ready,
@@ -846,6 +1028,14 @@ static const struct test_ops real_counter_ops = {
 	.ready = counter_ready,
 	.after_dump = counter_after_dump,
 	.check_running = counter_check,
+	.finish = real_finish,
+};
+
+static const struct test_ops real_threads_ops = {
+	.start = real_start,
+	.ready = threads_ready,
+	.after_dump = threads_after_dump,
+	.check_running = threads_check,
 	.finish = real_finish,
 };
 
@@ -873,11 +1063,35 @@ static const char *const python_argv[] = {
 	NULL
 };
 
+static const char *const python_threads_argv[] = {
+	"/usr/bin/python3", "-c",
+	"import os, threading, time\n"
+	"N = " STR(PY_THREADS) "\n"
+	"counts = [0] * N\n"
+	"lock = threading.Lock()\n"
+	"fd = os.open('counter', os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)\n"
+	"def work(i):\n"
+	"    while True:\n"
+	"        with lock:\n"
+	"            counts[i] += 1\n"
+	"            line = ' '.join('%10d' % n for n in counts) + '\\n'\n"
+	"            os.pwrite(fd, line.encode(), 0)\n"
+	"        time.sleep(0.1)\n"
+	"ts = [threading.Thread(target=work, args=(i,), name='worker%d' % i)\n"
+	"      for i in range(N)]\n"
+	"for t in ts:\n"
+	"    t.start()\n"
+	"for t in ts:\n"
+	"    t.join()\n",
+	NULL
+};
+
 static const struct test real_tests[] = {
 	{ "real/sleep", &real_sleep_ops, sleep_argv },
 	{ "real/bash", &real_counter_ops, bash_argv },
 	{ "real/bash-fork", &real_counter_ops, bash_fork_argv },
 	{ "real/python", &real_counter_ops, python_argv },
+	{ "real/python-threads", &real_threads_ops, python_threads_argv },
 };
 
 /* -------------------------------------------------------- criu-lite */
