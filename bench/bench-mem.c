@@ -5,8 +5,9 @@
  *   W: write SIZE from a populated buffer to a file in the image directory;
  *   R: read that file into a fresh buffer populated with MADV_POPULATE_WRITE
  *      (R_read times the read alone, R_all the populate and the read).
- * Also the dumper's peak RSS. Usage: bench-mem [criu-lite] [dir] [MiB]
+ * Also the peak RSS of the dumper and of the restorer. Usage: bench-mem [criu-lite] [dir] [MiB]
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -84,6 +85,20 @@ static int run(char *const argv[], long *maxrss_kb)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/* images of earlier runs (other PIDs) would pile up in memory on /dev/shm */
+static void clear_dir(const char *dir)
+{
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		die(dir);
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.' && unlinkat(dirfd(d), de->d_name, 0))
+			die(de->d_name);
+	closedir(d);
+}
+
 static double ref_write(const char *path, size_t len)
 {
 	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
@@ -148,7 +163,7 @@ int main(int argc, char **argv)
 	size_t len = mib << 20;
 	char imgdir[4096], ref[4200], pidbuf[16];
 	double w, r_read, r_all, t_dump, t_rst;
-	long dump_rss;
+	long dump_rss, rst_rss;
 	int pfd[2], status;
 	pid_t pid;
 	char c;
@@ -158,6 +173,7 @@ int main(int argc, char **argv)
 	snprintf(ref, sizeof(ref), "%s/ref.data", dir);
 	mkdir(dir, 0700);
 	mkdir(imgdir, 0700);
+	clear_dir(imgdir);
 
 	if (pipe(pfd))
 		die("pipe");
@@ -180,12 +196,13 @@ int main(int argc, char **argv)
 		t_dump = now() - t;
 		waitpid(pid, &status, 0);	/* the dumped, killed target */
 		t = now();
-		if (run(rst_argv, NULL))
+		if (run(rst_argv, &rst_rss))
 			die("criu-lite restore failed");
 		t_rst = now() - t;
 	}
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);
+	clear_dir(imgdir);
 
 	w = ref_write(ref, len);
 	ref_read(ref, len, &r_read, &r_all);
@@ -198,6 +215,7 @@ int main(int argc, char **argv)
 	       t_rst, r_read, t_rst / r_read);
 	printf("                      R_all (populate+read) %8.3f s   restore/R_all %5.2f\n",
 	       r_all, t_rst / r_all);
-	printf("  dumper peak RSS %ld KiB (limit 65536)\n", dump_rss);
+	printf("  peak RSS: dumper %ld KiB (limit 65536), restorer %ld KiB\n",
+	       dump_rss, rst_rss);
 	return 0;
 }

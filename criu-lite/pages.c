@@ -3,14 +3,16 @@
  * Page contents. Dump walks pagemap to find the pages that exist (present or
  * swapped; in private file mappings only those the task changed), copies
  * them with process_vm_readv through one bounded buffer into pages-ID.img,
- * and records the runs in pagemap-ID.img. Restore populates the runs and has
- * the task preadv() the image straight into place.
+ * and records the runs in pagemap-ID.img. Restore copies anonymous runs in
+ * with userfaultfd, and has the task preadv() the image into the others.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <linux/userfaultfd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -19,6 +21,7 @@
 
 #include "images.h"
 #include "log.h"
+#include "syscalls.h"
 #include "task.h"
 
 #ifndef MADV_POPULATE_WRITE
@@ -30,6 +33,7 @@
 #define IOV_BATCH	1024		/* UIO_MAXIOV */
 #define POPULATE_MIN	16		/* smaller runs just fault in */
 #define PREADV_MAX	(1ULL << 30)
+#define UFFD_WINDOW	(64ULL << 20)	/* of the pages image mapped at once */
 
 struct page_run {
 	uint64_t vaddr;
@@ -376,13 +380,29 @@ int pages_validate(int dirfd, const MmEntry *mm)
 	return 0;
 }
 
+/*
+ * Filling: anonymous runs (private, and shared ones through their shmem
+ * object) go in with UFFDIO_COPY, which allocates each page and copies into
+ * it without zeroing it first or taking a fault per page. The uffd is bound
+ * to the mm that creates it, so the task creates it and we take it with
+ * pidfd_getfd(). Private file mappings (uffd MISSING mode does not handle
+ * them) and anything the kernel refuses go the old way: MADV_POPULATE_WRITE,
+ * then preadv() of the image inside the task.
+ */
 struct pages_filler {
 	struct rst_task *t;
-	long fd;
+	long fd;			/* the pages image, in the task */
 	struct iovec iov[IOV_BATCH];
 	int niov;
 	uint64_t bytes;
-	uint64_t file_off;
+	uint64_t file_off;		/* where iov[0] starts in the image */
+	int uffd;			/* ours; -1 without the uffd path */
+	int img_fd;			/* the pages image, ours */
+	uint64_t img_size;
+	unsigned char *win;		/* a window of it mapped, the copy source */
+	uint64_t win_off, win_len;
+	const VmaEntry *vma;		/* the VMA runs are going into */
+	int registered;			/* ... and it is registered with uffd */
 };
 
 static long fill_call(struct pages_filler *pf, long nr, long a1, long a2,
@@ -395,6 +415,25 @@ static long fill_call(struct pages_filler *pf, long nr, long a1, long a2,
 	return ret;
 }
 
+static int fill_open(struct pages_filler *pf)
+{
+	uint64_t addr;
+	char path[4200];
+
+	snprintf(path, sizeof(path), "%s/" PAGES_IMG_FMT, pf->t->dir,
+		 pf->t->mm->pages_id);
+	addr = scratch_put(&pf->t->remote, 0, path, strlen(path) + 1);
+	if (!addr)
+		return -1;
+	pf->fd = fill_call(pf, SYS_openat, AT_FDCWD, addr, O_RDONLY | O_CLOEXEC, 0);
+	if (pf->fd < 0) {
+		errno = -pf->fd;
+		pr_perror("PID %d: can't open %s", pf->t->pid, path);
+		return -1;
+	}
+	return 0;
+}
+
 static int fill_flush(struct pages_filler *pf)
 {
 	uint64_t addr;
@@ -403,6 +442,8 @@ static int fill_flush(struct pages_filler *pf)
 
 	if (!pf->niov)
 		return 0;
+	if (pf->fd < 0 && fill_open(pf))
+		return -1;
 	/* fault everything in with one call per run: far cheaper than per page */
 	for (i = 0; i < pf->niov; i++)
 		if (pf->iov[i].iov_len >= POPULATE_MIN * (size_t)getpagesize())
@@ -419,69 +460,307 @@ static int fill_flush(struct pages_filler *pf)
 			  pf->t->pid, pf->bytes, pf->file_off, ret);
 		return -1;
 	}
-	pf->file_off += pf->bytes;
 	pf->t->pages_restored += pf->bytes / getpagesize();
 	pf->niov = 0;
 	pf->bytes = 0;
 	return 0;
 }
 
+/* Queue LEN bytes at VADDR, image offset OFF, for preadv in the task. */
+static int fill_queue(struct pages_filler *pf, uint64_t vaddr, uint64_t len,
+		      uint64_t off)
+{
+	if (pf->niov && pf->file_off + pf->bytes != off && fill_flush(pf))
+		return -1;
+	while (len) {
+		uint64_t chunk = len < PREADV_MAX ? len : PREADV_MAX;
+
+		if ((pf->niov == IOV_BATCH || pf->bytes + chunk > PREADV_MAX) &&
+		    fill_flush(pf))
+			return -1;
+		if (!pf->niov)
+			pf->file_off = off;
+		pf->iov[pf->niov].iov_base = (void *)vaddr;
+		pf->iov[pf->niov].iov_len = chunk;
+		pf->niov++;
+		pf->bytes += chunk;
+		vaddr += chunk;
+		off += chunk;
+		len -= chunk;
+	}
+	return 0;
+}
+
+/* Create the uffd in the task and take it; on any refusal, fill by preadv. */
+static int uffd_open(struct pages_filler *pf)
+{
+	struct uffdio_api api = { .api = UFFD_API,
+				  .features = UFFD_FEATURE_MISSING_SHMEM };
+	struct rst_task *t = pf->t;
+	long fd, ret;
+	int err;
+
+	/* pidfd comes from CLONE_PIDFD; without it we can't take the uffd */
+	if (t->pidfd < 0) {
+		pr_debug("PID %d: no pidfd, pages are filled by preadv\n", t->pid);
+		return 0;
+	}
+	/* user-mode-only: we never take faults, and it needs no privilege */
+	fd = fill_call(pf, SYS_userfaultfd,
+		       O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY, 0, 0, 0);
+	if (fd == -EIO)
+		return -1;
+	if (fd < 0) {
+		pr_debug("PID %d: no userfaultfd (%s), pages are filled by preadv\n",
+			 t->pid, strerror(-fd));
+		return 0;
+	}
+	pf->uffd = sys_pidfd_getfd(t->pidfd, fd, 0);
+	err = errno;
+	ret = fill_call(pf, SYS_close, fd, 0, 0, 0);
+	if (ret) {
+		errno = -ret;
+		pr_perror("PID %d: can't close its userfaultfd %ld", t->pid, fd);
+		return -1;
+	}
+	if (pf->uffd < 0) {
+		pr_debug("PID %d: pidfd_getfd of its userfaultfd: %s, pages are filled by preadv\n",
+			 t->pid, strerror(err));
+		return 0;
+	}
+	if (ioctl(pf->uffd, UFFDIO_API, &api)) {
+		pr_debug("PID %d: UFFDIO_API: %s, pages are filled by preadv\n",
+			 t->pid, strerror(errno));
+		close(pf->uffd);
+		pf->uffd = -1;
+	}
+	return 0;
+}
+
+static int uffd_unregister(struct pages_filler *pf)
+{
+	const VmaEntry *v = pf->vma;
+	struct uffdio_range r = { .start = v->start, .len = v->end - v->start };
+
+	pf->registered = 0;
+	if (ioctl(pf->uffd, UFFDIO_UNREGISTER, &r)) {
+		pr_perror("PID %d: can't unregister %#" PRIx64 "-%#" PRIx64 " from userfaultfd",
+			  pf->t->pid, v->start, v->end);
+		return -1;
+	}
+	return 0;
+}
+
+/* Runs come in address order: register each anonymous VMA while it fills. */
+static int uffd_switch_vma(struct pages_filler *pf, const VmaEntry *v)
+{
+	struct uffdio_register reg = {
+		.range = { .start = v->start, .len = v->end - v->start },
+		.mode = UFFDIO_REGISTER_MODE_MISSING,
+	};
+
+	if (pf->registered && uffd_unregister(pf))
+		return -1;
+	pf->vma = v;
+	if (pf->uffd < 0)
+		return 0;
+	if (v->kind != VMA_KIND__VMA_ANON) {
+		pr_debug("PID %d: VMA %#" PRIx64 "-%#" PRIx64 " is a private file mapping, which uffd MISSING mode can't fill: preadv\n",
+			 pf->t->pid, v->start, v->end);
+		return 0;
+	}
+	/* a fault in a registered range would wait for us forever */
+	if (fill_flush(pf))
+		return -1;
+	if (ioctl(pf->uffd, UFFDIO_REGISTER, &reg)) {
+		if (errno != EINVAL) {
+			pr_perror("PID %d: can't register %#" PRIx64 "-%#" PRIx64 " with userfaultfd",
+				  pf->t->pid, v->start, v->end);
+			return -1;
+		}
+		pr_debug("PID %d: userfaultfd refuses VMA %#" PRIx64 "-%#" PRIx64 " (EINVAL), it is filled by preadv\n",
+			 pf->t->pid, v->start, v->end);
+		return 0;
+	}
+	pf->registered = 1;
+	return 0;
+}
+
+/*
+ * UFFDIO_COPY LEN bytes from SRC to DST. A page that is already there was
+ * filled through another alias of the same shmem object: same bytes, skip it.
+ * Returns the bytes done before an EINVAL (the caller falls back), or -1.
+ */
+static int64_t uffd_copy(struct pages_filler *pf, uint64_t dst,
+			 const unsigned char *src, uint64_t len)
+{
+	uint64_t done = 0, page = getpagesize();
+
+	while (done < len) {
+		struct uffdio_copy c = {
+			.dst = dst + done,
+			.src = (uint64_t)(uintptr_t)(src + done),
+			.len = len - done,
+			.mode = UFFDIO_COPY_MODE_DONTWAKE,
+		};
+
+		if (!ioctl(pf->uffd, UFFDIO_COPY, &c)) {
+			done = len;
+			break;
+		}
+		if (errno == EAGAIN && c.copy > 0)
+			done += c.copy;
+		else if (errno == EEXIST)
+			done += page;
+		else if (errno == EINVAL)
+			return done;
+		else
+			goto err;
+	}
+	return done;
+err:
+	pr_perror("PID %d: UFFDIO_COPY of %" PRIu64 " bytes to %#" PRIx64,
+		  pf->t->pid, len - done, dst + done);
+	return -1;
+}
+
+/*
+ * The image is the copy source, mapped a window at a time so our memory stays
+ * bounded; mapping it copies nothing where read() into a buffer would.
+ */
+static const unsigned char *uffd_src(struct pages_filler *pf, uint64_t off,
+				     uint64_t *avail)
+{
+	uint64_t wo = off & ~(UFFD_WINDOW - 1);
+
+	if (!pf->win || wo != pf->win_off) {
+		if (pf->win)
+			munmap(pf->win, pf->win_len);
+		pf->win_off = wo;
+		pf->win_len = pf->img_size - wo < UFFD_WINDOW ?
+			      pf->img_size - wo : UFFD_WINDOW;
+		pf->win = mmap(NULL, pf->win_len, PROT_READ,
+			       MAP_PRIVATE | MAP_POPULATE, pf->img_fd, wo);
+		if (pf->win == MAP_FAILED) {
+			pf->win = NULL;
+			pr_perror("Can't map %" PRIu64 " bytes at %" PRIu64 " of the pages image of PID %d",
+				  pf->win_len, wo, pf->t->pid);
+			return NULL;
+		}
+	}
+	*avail = pf->win_off + pf->win_len - off;
+	return pf->win + (off - wo);
+}
+
+/* Fill a run by uffd; returns the bytes done (the rest goes by preadv), or -1. */
+static int64_t uffd_fill(struct pages_filler *pf, uint64_t vaddr, uint64_t len,
+			 uint64_t off)
+{
+	const unsigned char *src;
+	uint64_t done = 0, chunk;
+	int64_t n;
+
+	while (pf->registered && done < len) {
+		src = uffd_src(pf, off + done, &chunk);
+		if (!src)
+			return -1;
+		if (chunk > len - done)
+			chunk = len - done;
+		n = uffd_copy(pf, vaddr + done, src, chunk);
+		if (n < 0)
+			return -1;
+		done += n;
+		pf->t->pages_restored += n / getpagesize();
+		if ((uint64_t)n == chunk)
+			continue;
+		pr_debug("PID %d: UFFDIO_COPY to %#" PRIx64 ": EINVAL, the rest of VMA %#" PRIx64 " is filled by preadv\n",
+			 pf->t->pid, vaddr + done, pf->vma->start);
+		if (uffd_unregister(pf))
+			return -1;
+	}
+	return done;
+}
+
+static int fill_run(struct pages_filler *pf, uint64_t vaddr, uint64_t len,
+		    uint64_t off)
+{
+	const VmaEntry *v = mm_find_vma(pf->t->mm, vaddr);
+	int64_t done;
+
+	if (v != pf->vma && uffd_switch_vma(pf, v))
+		return -1;
+	done = uffd_fill(pf, vaddr, len, off);
+	if (done < 0)
+		return -1;
+	return fill_queue(pf, vaddr + done, len - done, off + done);
+}
+
+static int uffd_setup(struct pages_filler *pf)
+{
+	struct stat st;
+	char name[64];
+
+	if (uffd_open(pf))
+		return -1;
+	if (pf->uffd < 0)
+		return 0;
+	snprintf(name, sizeof(name), PAGES_IMG_FMT, pf->t->mm->pages_id);
+	pf->img_fd = openat(pf->t->dirfd, name, O_RDONLY | O_CLOEXEC);
+	if (pf->img_fd < 0) {
+		pr_perror("Can't open image %s", name);
+		return -1;
+	}
+	if (fstat(pf->img_fd, &st)) {
+		pr_perror("Can't stat image %s", name);
+		return -1;
+	}
+	pf->img_size = st.st_size;
+	return 0;
+}
+
+static int fill_finish(struct pages_filler *pf)
+{
+	int ret = 0;
+
+	if (pf->registered && uffd_unregister(pf))
+		ret = -1;
+	if (pf->uffd >= 0)
+		close(pf->uffd);
+	if (pf->img_fd >= 0)
+		close(pf->img_fd);
+	if (pf->win)
+		munmap(pf->win, pf->win_len);
+	if (pf->fd >= 0)
+		fill_call(pf, SYS_close, pf->fd, 0, 0, 0);
+	return ret;
+}
+
 int pages_restore(struct rst_task *t)
 {
-	struct pages_filler pf = { .t = t, .fd = -1 };
-	uint64_t page = getpagesize(), t0 = now_us(), total;
+	struct pages_filler pf = { .t = t, .fd = -1, .uffd = -1, .img_fd = -1 };
+	uint64_t page = getpagesize(), t0 = now_us(), total, off = 0;
 	struct pages_reader pr;
 	PagemapEntry *pe;
-	char path[4200];
 	int ret;
 
 	if (pagemap_open_read(t->dirfd, t->mm->pages_id, &pr))
 		return -1;
 	total = pr.head->nr_pages;
-	snprintf(path, sizeof(path), "%s/" PAGES_IMG_FMT, t->dir, t->mm->pages_id);
-	path[sizeof(path) - 1] = 0;
-	if (total) {
-		uint64_t addr = scratch_put(&t->remote, 0, path, strlen(path) + 1);
-
-		pf.fd = fill_call(&pf, SYS_openat, AT_FDCWD, addr,
-				  O_RDONLY | O_CLOEXEC, 0);
-		if (pf.fd < 0) {
-			errno = -pf.fd;
-			pr_perror("PID %d: can't open %s", t->pid, path);
-			pagemap_close_read(&pr);
-			return -1;
-		}
-	}
-	while ((ret = pagemap_next(&pr, &pe)) == 1) {
+	ret = total ? uffd_setup(&pf) : 0;
+	while (!ret && (ret = pagemap_next(&pr, &pe)) == 1) {
 		uint64_t len = pe->nr_pages * page, vaddr = pe->vaddr;
-		int err = 0;
 
 		protobuf_c_message_free_unpacked(&pe->base, NULL);
-		while (len && !err) {
-			uint64_t chunk = len < PREADV_MAX ? len : PREADV_MAX;
-
-			if ((pf.niov == IOV_BATCH || pf.bytes + chunk > PREADV_MAX) &&
-			    (err = fill_flush(&pf)))
-				break;
-			pf.iov[pf.niov].iov_base = (void *)vaddr;
-			pf.iov[pf.niov].iov_len = chunk;
-			pf.niov++;
-			pf.bytes += chunk;
-			vaddr += chunk;
-			len -= chunk;
-		}
-		if (err) {
-			ret = -1;
-			break;
-		}
+		ret = fill_run(&pf, vaddr, len, off) ? -1 : 0;
+		off += len;
 		progress("Restoring memory", t->pages_restored * page,
 			 total * page, t0);
 	}
 	if (!ret)
 		ret = fill_flush(&pf);
 	progress_done();
-	if (pf.fd >= 0)
-		fill_call(&pf, SYS_close, pf.fd, 0, 0, 0);
+	if (fill_finish(&pf))
+		ret = -1;
 	pagemap_close_read(&pr);
 	t->memfill_us += now_us() - t0;
 	return ret ? -1 : 0;
