@@ -31,11 +31,6 @@
 #define POPULATE_MIN	16		/* smaller runs just fault in */
 #define PREADV_MAX	(1ULL << 30)
 
-struct page_run {
-	uint64_t vaddr;
-	uint64_t nr;
-};
-
 struct pages_dumper {
 	struct dump_task *t;
 	int pages_fd;
@@ -213,24 +208,21 @@ static int dump_vma_pages(struct pages_dumper *pd, int pm_fd, VmaEntry *v,
 	return 0;
 }
 
-static int write_pagemap(int dirfd, struct pages_dumper *pd, unsigned int id,
-			 uint64_t nr_pages)
+/* A head, then the runs: pagemap-ID.img, and shmem-ID.img too. */
+int pagemap_write(struct cr_img *img, const ProtobufCMessage *head,
+		  const struct page_run *runs, size_t n)
 {
-	struct cr_img *img = create_image(dirfd, IMG_PAGEMAP, id);
-	PagemapHead head = PAGEMAP_HEAD__INIT;
 	size_t i;
 
 	if (!img)
 		return -1;
-	head.pages_id = id;
-	head.nr_pages = nr_pages;
-	if (img_write_msg(img, &head.base))
+	if (img_write_msg(img, head))
 		goto err;
-	for (i = 0; i < pd->nr_runs; i++) {
+	for (i = 0; i < n; i++) {
 		PagemapEntry pe = PAGEMAP_ENTRY__INIT;
 
-		pe.vaddr = pd->runs[i].vaddr;
-		pe.nr_pages = pd->runs[i].nr;
+		pe.vaddr = runs[i].vaddr;
+		pe.nr_pages = runs[i].nr;
 		if (img_write_msg(img, &pe.base))
 			goto err;
 	}
@@ -238,6 +230,17 @@ static int write_pagemap(int dirfd, struct pages_dumper *pd, unsigned int id,
 err:
 	img_close_write(img);
 	return -1;
+}
+
+static int write_pagemap(int dirfd, struct pages_dumper *pd, unsigned int id,
+			 uint64_t nr_pages)
+{
+	PagemapHead head = PAGEMAP_HEAD__INIT;
+
+	head.pages_id = id;
+	head.nr_pages = nr_pages;
+	return pagemap_write(create_image(dirfd, IMG_PAGEMAP, id), &head.base,
+			     pd->runs, pd->nr_runs);
 }
 
 int pages_dump(int dirfd, struct dump_task *t, struct dump_stats *st)

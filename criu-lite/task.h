@@ -51,6 +51,12 @@ static inline ThreadCoreEntry *task_thread_core(TaskCoreEntry *core, size_t i)
 	return i ? core->threads[i - 1] : core->thread;
 }
 
+/* NR pages from VADDR. */
+struct page_run {
+	uint64_t vaddr;
+	uint64_t nr;
+};
+
 /* A process being restored, and the trampoline that drives it. */
 struct rst_task {
 	pid_t pid;
@@ -174,6 +180,9 @@ uint64_t mm_free_gap(const MmEntry *mm, uint64_t size, uint64_t after);
 int pages_dump(int dirfd, struct dump_task *t, struct dump_stats *st);
 int pages_restore(struct rst_task *t);
 int pages_validate(int dirfd, const MmEntry *mm);
+struct cr_img;
+int pagemap_write(struct cr_img *img, const ProtobufCMessage *head,
+		  const struct page_run *runs, size_t n);
 
 /* files.c */
 int files_dump(int dirfd, struct dump_tree *tree);
