@@ -168,8 +168,9 @@ static int page_wanted(const VmaEntry *v, uint64_t pme)
 
 static int vma_has_contents(const VmaEntry *v)
 {
+	/* shared anonymous memory lives in its object (shmem.c) */
 	if (v->kind == VMA_KIND__VMA_ANON)
-		return 1;
+		return !(v->flags & MAP_SHARED);
 	/* shared file mappings live in the file itself */
 	return v->kind == VMA_KIND__VMA_FILE && !(v->flags & MAP_SHARED);
 }
