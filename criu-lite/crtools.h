@@ -14,6 +14,7 @@
 #include "ptrace.h"
 #include "pstree.pb-c.h"
 #include "regfile.pb-c.h"
+#include "shmem.pb-c.h"
 #include "stats.pb-c.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

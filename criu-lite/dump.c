@@ -396,7 +396,7 @@ static int write_images(int dirfd, struct dump_tree *tree,
 {
 	size_t i;
 
-	if (files_dump(dirfd, tree))
+	if (files_dump(dirfd, tree) || shmem_dump(dirfd, tree, st))
 		return -1;
 	for (i = 0; i < tree->n; i++) {
 		struct dump_task *t = tree->tasks[i];

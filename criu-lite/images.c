@@ -23,6 +23,8 @@ const struct img_kind img_kinds[IMG_NR_KINDS] = {
 			     &dump_stats_entry__descriptor },
 	[IMG_STATS_RESTORE] = { KIND(9), "stats-restore.img", NULL,
 				&restore_stats_entry__descriptor },
+	[IMG_SHMEM] = { KIND(10), "shmem-%u.img", &shmem_entry__descriptor,
+			&pagemap_entry__descriptor },
 };
 
 const char *image_name(enum img_kind_id kind, unsigned int id, char *buf,

@@ -20,6 +20,7 @@ enum img_kind_id {
 	IMG_REG_FILES,
 	IMG_STATS_DUMP,
 	IMG_STATS_RESTORE,
+	IMG_SHMEM,
 	IMG_NR_KINDS,
 };
 
@@ -33,6 +34,7 @@ struct img_kind {
 extern const struct img_kind img_kinds[IMG_NR_KINDS];
 
 #define PAGES_IMG_FMT "pages-%u.img"
+#define SHMEM_PAGES_IMG_FMT "pages-shmem-%u.img"
 
 struct cr_img *open_image(int dirfd, enum img_kind_id kind, unsigned int id);
 struct cr_img *create_image(int dirfd, enum img_kind_id kind, unsigned int id);

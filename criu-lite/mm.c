@@ -41,6 +41,15 @@ struct vma_collect {
 	size_t cap;
 };
 
+/* "/memfd:NAME (deleted)": what memfd_create() made */
+static int is_memfd(const char *p)
+{
+	size_t len = strlen(p), sfx = strlen(" (deleted)");
+
+	return !strncmp(p, "/memfd:", 7) && len > 7 + sfx &&
+	       !strcmp(p + len - sfx, " (deleted)");
+}
+
 static int vma_classify(const struct proc_vma *pv, VmaEntry *ve, pid_t pid)
 {
 	const char *p = pv->path;
@@ -62,12 +71,19 @@ static int vma_classify(const struct proc_vma *pv, VmaEntry *ve, pid_t pid)
 		pr_err("PID %d: mapping %" PRIx64 "-%" PRIx64 " %s is device memory (VM_IO/VM_PFNMAP), which can't be dumped\n",
 		       pid, pv->start, pv->end, p);
 		return -1;
-	} else if (!*p || !strcmp(p, "[heap]") || !strcmp(p, "[stack]") ||
-		   !strncmp(p, "[anon:", 6) ||
-		   (pv->shared && !strcmp(p, "/dev/zero (deleted)"))) {
-		/* MAP_SHARED|MAP_ANONYMOUS shows as a deleted /dev/zero */
+	} else if (pv->shared && !strcmp(p, "/dev/zero (deleted)")) {
+		/* MAP_SHARED|MAP_ANONYMOUS: an object other mappings may share */
 		ve->kind = VMA_KIND__VMA_ANON;
 		ve->flags |= MAP_ANONYMOUS;
+		ve->has_shm_id = 1;
+	} else if (!*p || !strcmp(p, "[heap]") || !strcmp(p, "[stack]") ||
+		   !strncmp(p, "[anon:", 6)) {
+		ve->kind = VMA_KIND__VMA_ANON;
+		ve->flags |= MAP_ANONYMOUS;
+	} else if (is_memfd(p)) {
+		/* its fd may be closed: the object is dumped from the mapping */
+		ve->kind = VMA_KIND__VMA_FILE;
+		ve->has_shm_id = 1;
 	} else if (p[0] == '/' && !strstr(p, " (deleted)")) {
 		ve->kind = VMA_KIND__VMA_FILE;
 	} else {
@@ -114,22 +130,20 @@ static int vma_collect_one(const struct proc_vma *pv, void *arg)
 				"" : pv->path);
 	if (!ve->name)
 		return -1;
-	if (ve->kind == VMA_KIND__VMA_ANON && pv->shared) {
-		/* the shmem inode tells which mappings share one object */
-		ve->has_ino = 1;
-		ve->ino = pv->ino;
-	}
 	if (ve->kind == VMA_KIND__VMA_FILE) {
 		ve->path = arena_strdup(t->arena, pv->path);
 		if (!ve->path)
 			return -1;
+	}
+	if (ve->kind == VMA_KIND__VMA_FILE || ve->has_shm_id) {
+		/* for shared memory, device and inode name the object */
 		ve->has_dev = ve->has_ino = 1;
 		ve->dev = makedev(pv->dev_major, pv->dev_minor);
 		ve->ino = pv->ino;
-		/* remember that a shared mapping may be made writable */
-		if (pv->shared && (pv->vmflags & VMF_MAYWRITE))
-			ve->madv |= VMF_MAYWRITE;
 	}
+	/* remember that a shared mapping may be made writable */
+	if (pv->shared && (pv->vmflags & VMF_MAYWRITE))
+		ve->madv |= VMF_MAYWRITE;
 	mm->vmas[mm->n_vmas++] = ve;
 	return 0;
 }
@@ -222,7 +236,7 @@ int mm_validate(const MmEntry *mm, const char *img)
 			       img, v->start, v->end);
 			return -1;
 		}
-		if (v->kind == VMA_KIND__VMA_FILE) {
+		if (v->kind == VMA_KIND__VMA_FILE && !v->has_shm_id) {
 			if (!v->path) {
 				pr_err("Image %s: file VMA %#" PRIx64 " has no path\n",
 				       img, v->start);
@@ -401,44 +415,9 @@ static int open_in_task(struct rst_task *t, const char *path, int flags)
 	return fd;
 }
 
-static int is_shared_anon(const VmaEntry *v)
-{
-	return v->kind == VMA_KIND__VMA_ANON && (v->flags & MAP_SHARED) &&
-	       v->has_ino;
-}
-
-/* Other mappings of the same shared anonymous object (mremap aliases). */
-static size_t shm_group(const MmEntry *mm, const VmaEntry *v, uint64_t *size,
-			const VmaEntry **first)
-{
-	size_t i, n = 0;
-
-	*size = 0;
-	*first = NULL;
-	if (!is_shared_anon(v))
-		return 0;
-	for (i = 0; i < mm->n_vmas; i++) {
-		const VmaEntry *o = mm->vmas[i];
-
-		if (!is_shared_anon(o) || o->ino != v->ino)
-			continue;
-		if (!*first)
-			*first = o;
-		if (o->pgoff + (o->end - o->start) > *size)
-			*size = o->pgoff + (o->end - o->start);
-		n++;
-	}
-	return n;
-}
-
 /* The protection a VMA is mapped with, before pages are filled. */
-static int vma_map_prot(const MmEntry *mm, const VmaEntry *v)
+static int vma_map_prot(const VmaEntry *v)
 {
-	const VmaEntry *first;
-	uint64_t size;
-
-	if (shm_group(mm, v, &size, &first) > 1)
-		return PROT_READ | PROT_WRITE;
 	if (v->dumped_pages)
 		return v->prot | PROT_WRITE;
 	/* a private mapping made read-only keeps its commit charge (VM_ACCOUNT) */
@@ -447,71 +426,32 @@ static int vma_map_prot(const MmEntry *mm, const VmaEntry *v)
 	return v->prot;
 }
 
-/*
- * Several VMAs of one shared anonymous object: map the object whole at a
- * free spot, alias each VMA out of it with mremap(old_size = 0), and drop
- * the whole mapping again.
- */
-static int shm_group_restore(struct rst_task *t, const VmaEntry *v,
-			     uint64_t size)
+/* The file a VMA maps: its path, or the shared memory object criu-lite holds. */
+static int vma_open(struct rst_task *t, const VmaEntry *v)
 {
-	uint64_t lo = t->tramp + getpagesize() + SCRATCH_SIZE, master;
-	size_t i;
-	long ret;
+	int oflags = (v->madv & VMF_MAYWRITE) ? O_RDWR : O_RDONLY;
+	char path[96];
 
-	master = mm_free_gap(t->mm, size, lo);
-	ret = master ? rst_call(t, SYS_mmap, master, size, PROT_READ | PROT_WRITE,
-				MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
-				-1, 0) : -ENOMEM;
-	if (ret != (long)master) {
-		errno = ret < 0 ? -ret : EEXIST;
-		pr_perror("PID %d: can't map shared memory object %" PRIu64 " (%" PRIu64 " bytes)",
-			  t->pid, v->ino, size);
+	if (!v->has_shm_id)
+		return open_in_task(t, v->path, oflags);
+	if (shmem_map_path(t->shm, v->shm_id, path, sizeof(path)))
 		return -1;
-	}
-	for (i = 0; i < t->mm->n_vmas; i++) {
-		const VmaEntry *o = t->mm->vmas[i];
-
-		if (!is_shared_anon(o) || o->ino != v->ino)
-			continue;
-		ret = rst_call(t, SYS_mremap, master + o->pgoff, 0,
-			       o->end - o->start, MREMAP_MAYMOVE | MREMAP_FIXED,
-			       o->start, 0);
-		if (ret != (long)o->start) {
-			errno = ret < 0 ? -ret : EFAULT;
-			pr_perror("PID %d: can't alias shared memory at %#" PRIx64,
-				  t->pid, o->start);
-			return -1;
-		}
-	}
-	ret = rst_call(t, SYS_munmap, master, size, 0, 0, 0, 0);
-	if (ret) {
-		errno = -ret;
-		pr_perror("PID %d: munmap of the shared memory staging area", t->pid);
-		return -1;
-	}
-	return 0;
+	return open_in_task(t, path, oflags);
 }
 
 static int vma_restore(struct rst_task *t, const VmaEntry *v)
 {
-	int prot = vma_map_prot(t->mm, v);
-	const VmaEntry *first;
+	int flags = v->flags | MAP_FIXED;
 	long ret, fd = -1;
-	uint64_t size;
 
-	if (shm_group(t->mm, v, &size, &first) > 1)
-		return first == v ? shm_group_restore(t, v, size) : 0;
-
-	if (v->kind == VMA_KIND__VMA_FILE) {
-		int oflags = (v->madv & VMF_MAYWRITE) ? O_RDWR : O_RDONLY;
-
-		fd = open_in_task(t, v->path, oflags);
+	if (v->kind == VMA_KIND__VMA_FILE || v->has_shm_id) {
+		fd = vma_open(t, v);
 		if (fd < 0)
 			return -1;
+		flags &= ~MAP_ANONYMOUS;
 	}
-	ret = rst_call(t, SYS_mmap, v->start, v->end - v->start, prot,
-		       v->flags | MAP_FIXED, fd, fd < 0 ? 0 : v->pgoff);
+	ret = rst_call(t, SYS_mmap, v->start, v->end - v->start,
+		       vma_map_prot(v), flags, fd, fd < 0 ? 0 : v->pgoff);
 	if (fd >= 0)
 		rst_call(t, SYS_close, fd, 0, 0, 0, 0, 0);
 	if (ret != (long)v->start) {
@@ -572,7 +512,7 @@ static int vma_finish(struct rst_task *t, const VmaEntry *v)
 		rst_call(t, SYS_madvise, v->start, getpagesize(), MADV_DONTNEED,
 			 0, 0, 0);
 	}
-	if (vma_map_prot(t->mm, v) != (int)v->prot) {
+	if (vma_map_prot(v) != (int)v->prot) {
 		ret = rst_call(t, SYS_mprotect, v->start, len, v->prot, 0, 0, 0);
 		if (ret) {
 			errno = -ret;

@@ -35,11 +35,6 @@
 #define PREADV_MAX	(1ULL << 30)
 #define UFFD_WINDOW	(64ULL << 20)	/* of the pages image mapped at once */
 
-struct page_run {
-	uint64_t vaddr;
-	uint64_t nr;
-};
-
 struct pages_dumper {
 	struct dump_task *t;
 	int pages_fd;
@@ -177,8 +172,9 @@ static int page_wanted(const VmaEntry *v, uint64_t pme)
 
 static int vma_has_contents(const VmaEntry *v)
 {
+	/* shared anonymous memory lives in its object (shmem.c) */
 	if (v->kind == VMA_KIND__VMA_ANON)
-		return 1;
+		return !(v->flags & MAP_SHARED);
 	/* shared file mappings live in the file itself */
 	return v->kind == VMA_KIND__VMA_FILE && !(v->flags & MAP_SHARED);
 }
@@ -217,24 +213,21 @@ static int dump_vma_pages(struct pages_dumper *pd, int pm_fd, VmaEntry *v,
 	return 0;
 }
 
-static int write_pagemap(int dirfd, struct pages_dumper *pd, unsigned int id,
-			 uint64_t nr_pages)
+/* A head, then the runs: pagemap-ID.img, and shmem-ID.img too. */
+int pagemap_write(struct cr_img *img, const ProtobufCMessage *head,
+		  const struct page_run *runs, size_t n)
 {
-	struct cr_img *img = create_image(dirfd, IMG_PAGEMAP, id);
-	PagemapHead head = PAGEMAP_HEAD__INIT;
 	size_t i;
 
 	if (!img)
 		return -1;
-	head.pages_id = id;
-	head.nr_pages = nr_pages;
-	if (img_write_msg(img, &head.base))
+	if (img_write_msg(img, head))
 		goto err;
-	for (i = 0; i < pd->nr_runs; i++) {
+	for (i = 0; i < n; i++) {
 		PagemapEntry pe = PAGEMAP_ENTRY__INIT;
 
-		pe.vaddr = pd->runs[i].vaddr;
-		pe.nr_pages = pd->runs[i].nr;
+		pe.vaddr = runs[i].vaddr;
+		pe.nr_pages = runs[i].nr;
 		if (img_write_msg(img, &pe.base))
 			goto err;
 	}
@@ -242,6 +235,17 @@ static int write_pagemap(int dirfd, struct pages_dumper *pd, unsigned int id,
 err:
 	img_close_write(img);
 	return -1;
+}
+
+static int write_pagemap(int dirfd, struct pages_dumper *pd, unsigned int id,
+			 uint64_t nr_pages)
+{
+	PagemapHead head = PAGEMAP_HEAD__INIT;
+
+	head.pages_id = id;
+	head.nr_pages = nr_pages;
+	return pagemap_write(create_image(dirfd, IMG_PAGEMAP, id), &head.base,
+			     pd->runs, pd->nr_runs);
 }
 
 int pages_dump(int dirfd, struct dump_task *t, struct dump_stats *st)

@@ -174,11 +174,12 @@ static int load_images(struct rst_tree *tree, int dirfd, const char *dir)
 		t->pidfd = -1;
 		t->dirfd = dirfd;
 		t->dir = dir;
+		t->shm = &tree->shm;
 		tree->n_tasks = ++n;
 		if (load_task_images(t))
 			return -1;
 	}
-	return 0;
+	return shmem_load(tree, dirfd);
 }
 
 /* Live nodes point at their task. */
@@ -414,6 +415,8 @@ static int write_restore_stats(struct rst_tree *tree, uint64_t t0,
 	size_t i;
 
 	rs.fork_time_us = fork_us;
+	rs.memfill_time_us = tree->shm.memfill_us;
+	rs.pages_restored = tree->shm.pages_restored;
 	for (i = 0; i < tree->n_tasks; i++) {
 		rs.memfill_time_us += tree->tasks[i].memfill_us;
 		rs.pages_restored += tree->tasks[i].pages_restored;
@@ -464,11 +467,16 @@ static int restore_tree(struct rst_tree *tree)
 	for (i = 0; i < tree->n_tasks; i++)
 		if (seize_task(&tree->tasks[i]))
 			return -1;
+	/* after the fork: the tasks need not inherit criu-lite's copies */
+	if (shmem_create(tree, tree->tasks[0].dirfd))
+		return -1;
 	for (i = 0; i < tree->n_tasks; i++)
 		if (rebuild_task(&tree->tasks[i]))
 			return -1;
 	if (detach_all(tree))
 		return -1;
+	/* every task maps what it uses now: criu-lite's mappings can go */
+	shmem_release(&tree->shm);
 	write_restore_stats(tree, t0, t_fork);
 	return 0;
 }
@@ -502,6 +510,7 @@ int cr_restore(void)
 	ret = opts.detach ? 0 : wait_task(&tree.tasks[0]);
 out:
 	tramp_release(&tree);
+	shmem_release(&tree.shm);
 	for (i = 0; i < tree.n_tasks; i++)
 		free_task_images(&tree.tasks[i]);
 	free(tree.tasks);

@@ -52,6 +52,37 @@ static inline ThreadCoreEntry *task_thread_core(TaskCoreEntry *core, size_t i)
 	return i ? core->threads[i - 1] : core->thread;
 }
 
+/* NR pages from VADDR (in a shared memory object: from that offset). */
+struct page_run {
+	uint64_t vaddr;
+	uint64_t nr;
+};
+
+struct shm_runs {
+	struct page_run *v;
+	size_t n, cap;
+};
+
+/*
+ * The shared memory objects of a restore (shmem-ID.img), by ID - 1. criu-lite
+ * creates and fills each one and keeps it mapped until the tree is restored;
+ * the tasks map it through /proc/CTL/map_files (see shmem.c).
+ */
+struct rst_shm {
+	ShmemEntry *e;		/* NULL: no mapping uses this ID */
+	struct shm_runs runs;	/* the pages in the image, by offset */
+	void *addr;		/* criu-lite's mapping of the whole object */
+	size_t len;
+};
+
+struct rst_shm_table {
+	struct rst_shm *objs;
+	size_t n;
+	pid_t ctl;		/* criu-lite, whose map_files the tasks open */
+	uint64_t pages_restored;
+	uint64_t memfill_us;
+};
+
 /* A process being restored, and the trampoline that drives it. */
 struct rst_task {
 	pid_t pid;
@@ -67,6 +98,7 @@ struct rst_task {
 	uint64_t tramp;		/* code page: syscall; int3 */
 	int dirfd;
 	const char *dir;	/* absolute image directory */
+	const struct rst_shm_table *shm;
 	uint64_t pages_restored;
 	uint64_t memfill_us;
 };
@@ -112,6 +144,7 @@ struct rst_tree {
 	size_t n_tasks;
 	struct rst_sync *sync;	/* shared with the tasks while they are born */
 	int ctl_pidfd;
+	struct rst_shm_table shm;
 };
 
 /* remote syscall with fewer than six arguments */
@@ -180,6 +213,17 @@ uint64_t mm_free_gap(const MmEntry *mm, uint64_t size, uint64_t after);
 int pages_dump(int dirfd, struct dump_task *t, struct dump_stats *st);
 int pages_restore(struct rst_task *t);
 int pages_validate(int dirfd, const MmEntry *mm);
+struct cr_img;
+int pagemap_write(struct cr_img *img, const ProtobufCMessage *head,
+		  const struct page_run *runs, size_t n);
+
+/* shmem.c: shared anonymous and memfd memory, one object for the tree */
+int shmem_dump(int dirfd, struct dump_tree *tree, struct dump_stats *st);
+int shmem_load(struct rst_tree *tree, int dirfd);
+int shmem_create(struct rst_tree *tree, int dirfd);
+int shmem_map_path(const struct rst_shm_table *shm, uint32_t id, char *buf,
+		   size_t size);
+void shmem_release(struct rst_shm_table *shm);
 
 /* files.c */
 int files_dump(int dirfd, struct dump_tree *tree);
