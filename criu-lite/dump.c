@@ -431,7 +431,9 @@ static void cancel_handler(int sig)
 
 int dump_cancelled(void)
 {
-	if (cancelled)
+	static int said;
+
+	if (cancelled && !said++)
 		pr_err("The dump was cancelled: criu-lite was killed or interrupted\n");
 	return cancelled;
 }
@@ -477,8 +479,9 @@ static int dump_run(const char *dir)
 	if (dump_tree(stage.fd, &tree) || dump_cancelled() ||
 	    stage_commit(&stage)) {
 		pr_err("Dump of PID %d failed; it keeps running\n", opts.pid);
-		tree_release(&tree, 0);
+		/* cleaned up first: once the tree runs, the dump is over */
 		stage_abort(&stage);
+		tree_release(&tree, 0);
 		goto out;
 	}
 	tree_release(&tree, !opts.leave_running);

@@ -190,7 +190,9 @@ static int dump_vma_pages(struct pages_dumper *pd, int pm_fd, VmaEntry *v,
 
 		if (nr > PM_BATCH)
 			nr = PM_BATCH;
-		if (pagemap_read_entries(pm_fd, addr, nr, pme) < 0)
+		/* a cancelled dump stops within one batch (128 MiB) */
+		if (dump_cancelled() ||
+		    pagemap_read_entries(pm_fd, addr, nr, pme) < 0)
 			return -1;
 		st->pages_scanned += nr;
 		for (i = 0; i <= nr; i++) {

@@ -505,7 +505,7 @@ Test(image, wrong_kind)
 
 Test(image, wrong_version)
 {
-	uint32_t versions[] = { 0, 2, 0x01000000 };
+	uint32_t versions[] = { 0, IMG_FORMAT_VERSION + 1, 0x01000000 };
 	size_t i;
 
 	for (i = 0; i < sizeof(versions) / sizeof(versions[0]); i++) {
