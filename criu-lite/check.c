@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "crtools.h"
+#include "kapi.h"
 #include "log.h"
 #include "proc.h"
 #include "syscalls.h"
@@ -276,6 +277,25 @@ static int probe_page_idle(void)
 	return access("/sys/kernel/mm/page_idle/bitmap", R_OK) == 0;
 }
 
+/* The kernel series in kernel/: kapi.h says how absence is told apart. */
+static int probe_layout_seq(void)
+{
+	int ret = kapi_probe_layout_seq();
+
+	if (ret < 0)
+		pr_perror("Probing the layout cookie failed");
+	return ret == 1;
+}
+
+static int probe_pidfd_rights(void)
+{
+	int ret = kapi_probe_pidfd_rights();
+
+	if (ret < 0)
+		pr_perror("Probing pidfd rights failed");
+	return ret == 1;
+}
+
 static int probe_cap_checkpoint_restore(void)
 {
 	cap_t caps = cap_get_proc();
@@ -323,6 +343,10 @@ static const struct feature features[] = {
 	  "descriptors must be reopened by path instead of taken over" },
 	{ "process_madvise", 0, probe_process_madvise,
 	  "restored memory stays hot: cold pages can't be re-marked" },
+	{ "layout_seq", 0, probe_layout_seq,
+	  "cold marking falls back to the stopped-task guarantee (no layout cookie)" },
+	{ "pidfd_rights", 0, probe_pidfd_rights,
+	  "no reduced-rights pidfds: a supervisor gets a full pidfd or none" },
 	{ "pagemap_scan", 0, probe_pagemap_scan,
 	  "dirty tracking without soft-dirty is impossible: no incremental dumps" },
 	{ "userfaultfd", 0, probe_uffd,
