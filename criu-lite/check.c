@@ -389,8 +389,11 @@ int cr_check(void)
 			printf("%-24s ABSENT%s: %s\n", f->name,
 			       f->required ? " (required)" : "", f->cost);
 		}
-		if (opts.feature)
+		if (opts.feature) {
+			if (opts.json)
+				printf("]\n");
 			return present ? 0 : 1;
+		}
 	}
 	if (opts.json)
 		printf("%s]\n", json_first ? "[" : "");
