@@ -4,6 +4,7 @@
  * version, and say what its absence costs.
  */
 #include <asm/prctl.h>
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
@@ -17,6 +18,7 @@
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -172,7 +174,8 @@ static int probe_vvar_vclock(void)
 /* ptrace requests on a stopped child of ours */
 static int probe_ptrace(int what)
 {
-	uint64_t mask, cfg[3];
+	uint64_t mask, cfg[3], xs[512];
+	struct iovec iov = { .iov_base = xs, .iov_len = sizeof(xs) };
 	int status, ok = 0;
 	pid_t pid = fork();
 
@@ -189,9 +192,12 @@ static int probe_ptrace(int what)
 			ok = 1;
 		else if (what == 1)
 			ok = ptrace(PTRACE_GETSIGMASK, pid, sizeof(mask), &mask) == 0;
-		else
+		else if (what == 2)
 			ok = ptrace(PTRACE_GET_RSEQ_CONFIGURATION, pid,
 				    sizeof(cfg), cfg) >= 0;
+		else	/* ENODEV on a CPU without XSAVE */
+			ok = ptrace(PTRACE_GETREGSET, pid, NT_X86_XSTATE,
+				    &iov) == 0;
 	}
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, __WALL);
@@ -201,6 +207,7 @@ static int probe_ptrace(int what)
 static int probe_ptrace_seize(void) { return probe_ptrace(0); }
 static int probe_ptrace_sigmask(void) { return probe_ptrace(1); }
 static int probe_ptrace_rseq(void) { return probe_ptrace(2); }
+static int probe_ptrace_xstate(void) { return probe_ptrace(3); }
 
 static int probe_pagemap_scan(void)
 {
@@ -333,6 +340,8 @@ static const struct feature features[] = {
 	  "blocked signal masks can't be read or set" },
 	{ "ptrace_rseq", 1, probe_ptrace_rseq,
 	  "rseq registrations (glibc >= 2.35 makes one) can't be dumped" },
+	{ "ptrace_xstate", 1, probe_ptrace_xstate,
+	  "FPU/SSE/AVX state can't be read (no XSAVE): nothing can be dumped" },
 	{ "prctl_mm_map", 1, probe_prctl_mm_map,
 	  "brk, stack, arg/env bounds, auxv and exe can't be restored" },
 	{ "arch_map_vdso", 1, probe_map_vdso,
