@@ -4,6 +4,7 @@
  * version, and say what its absence costs.
  */
 #include <asm/prctl.h>
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
@@ -17,10 +18,12 @@
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "crtools.h"
+#include "kapi.h"
 #include "log.h"
 #include "proc.h"
 #include "syscalls.h"
@@ -171,7 +174,8 @@ static int probe_vvar_vclock(void)
 /* ptrace requests on a stopped child of ours */
 static int probe_ptrace(int what)
 {
-	uint64_t mask, cfg[3];
+	uint64_t mask, cfg[3], xs[512];
+	struct iovec iov = { .iov_base = xs, .iov_len = sizeof(xs) };
 	int status, ok = 0;
 	pid_t pid = fork();
 
@@ -188,9 +192,12 @@ static int probe_ptrace(int what)
 			ok = 1;
 		else if (what == 1)
 			ok = ptrace(PTRACE_GETSIGMASK, pid, sizeof(mask), &mask) == 0;
-		else
+		else if (what == 2)
 			ok = ptrace(PTRACE_GET_RSEQ_CONFIGURATION, pid,
 				    sizeof(cfg), cfg) >= 0;
+		else	/* ENODEV on a CPU without XSAVE */
+			ok = ptrace(PTRACE_GETREGSET, pid, NT_X86_XSTATE,
+				    &iov) == 0;
 	}
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, __WALL);
@@ -200,6 +207,7 @@ static int probe_ptrace(int what)
 static int probe_ptrace_seize(void) { return probe_ptrace(0); }
 static int probe_ptrace_sigmask(void) { return probe_ptrace(1); }
 static int probe_ptrace_rseq(void) { return probe_ptrace(2); }
+static int probe_ptrace_xstate(void) { return probe_ptrace(3); }
 
 static int probe_pagemap_scan(void)
 {
@@ -276,6 +284,25 @@ static int probe_page_idle(void)
 	return access("/sys/kernel/mm/page_idle/bitmap", R_OK) == 0;
 }
 
+/* The kernel series in kernel/: kapi.h says how absence is told apart. */
+static int probe_layout_seq(void)
+{
+	int ret = kapi_probe_layout_seq();
+
+	if (ret < 0)
+		pr_perror("Probing the layout cookie failed");
+	return ret == 1;
+}
+
+static int probe_pidfd_rights(void)
+{
+	int ret = kapi_probe_pidfd_rights();
+
+	if (ret < 0)
+		pr_perror("Probing pidfd rights failed");
+	return ret == 1;
+}
+
 static int probe_cap_checkpoint_restore(void)
 {
 	cap_t caps = cap_get_proc();
@@ -313,6 +340,8 @@ static const struct feature features[] = {
 	  "blocked signal masks can't be read or set" },
 	{ "ptrace_rseq", 1, probe_ptrace_rseq,
 	  "rseq registrations (glibc >= 2.35 makes one) can't be dumped" },
+	{ "ptrace_xstate", 1, probe_ptrace_xstate,
+	  "FPU/SSE/AVX state can't be read (no XSAVE): nothing can be dumped" },
 	{ "prctl_mm_map", 1, probe_prctl_mm_map,
 	  "brk, stack, arg/env bounds, auxv and exe can't be restored" },
 	{ "arch_map_vdso", 1, probe_map_vdso,
@@ -323,6 +352,10 @@ static const struct feature features[] = {
 	  "descriptors must be reopened by path instead of taken over" },
 	{ "process_madvise", 0, probe_process_madvise,
 	  "restored memory stays hot: cold pages can't be re-marked" },
+	{ "layout_seq", 0, probe_layout_seq,
+	  "cold marking falls back to the stopped-task guarantee (no layout cookie)" },
+	{ "pidfd_rights", 0, probe_pidfd_rights,
+	  "no reduced-rights pidfds: a supervisor gets a full pidfd or none" },
 	{ "pagemap_scan", 0, probe_pagemap_scan,
 	  "dirty tracking without soft-dirty is impossible: no incremental dumps" },
 	{ "userfaultfd", 0, probe_uffd,
@@ -365,8 +398,11 @@ int cr_check(void)
 			printf("%-24s ABSENT%s: %s\n", f->name,
 			       f->required ? " (required)" : "", f->cost);
 		}
-		if (opts.feature)
+		if (opts.feature) {
+			if (opts.json)
+				printf("]\n");
 			return present ? 0 : 1;
+		}
 	}
 	if (opts.json)
 		printf("%s]\n", json_first ? "[" : "");
