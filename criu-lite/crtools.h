@@ -20,6 +20,7 @@
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 struct opts {
+	char **argv;		/* to run criu-lite again */
 	const char *dir;
 	pid_t pid;
 	int leave_running;

@@ -52,6 +52,7 @@ int main(int argc, char **argv)
 	char *end;
 	int c, ret;
 
+	opts.argv = argv;
 	opts.verbosity = LOG_WARN;
 	while ((c = getopt_long(argc, argv, "t:D:Rdv::o:h", lopts, NULL)) != -1) {
 		switch (c) {

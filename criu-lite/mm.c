@@ -289,21 +289,52 @@ static long rst_call(struct rst_task *t, long nr, long a1, long a2, long a3,
 	return ret;
 }
 
-static int unmap_all_but_trampoline(struct rst_task *t)
+static int unmap_range(struct rst_task *t, uint64_t lo, uint64_t hi)
 {
-	uint64_t lo = t->tramp, hi = t->tramp + getpagesize() + SCRATCH_SIZE;
 	long ret;
 
-	ret = rst_call(t, SYS_munmap, 0, lo, 0, 0, 0, 0);
+	if (lo >= hi)
+		return 0;
+	ret = rst_call(t, SYS_munmap, lo, hi - lo, 0, 0, 0, 0);
 	if (!ret)
-		ret = rst_call(t, SYS_munmap, hi, TASK_SIZE_4L - hi, 0, 0, 0, 0);
-	if (ret) {
-		errno = -ret;
-		pr_perror("PID %d: can't clear the restorer's address space",
-			  t->pid);
-		return -1;
+		return 0;
+	errno = -ret;
+	pr_perror("PID %d: can't clear %#" PRIx64 "-%#" PRIx64
+		  " of the restorer's address space", t->pid, lo, hi);
+	return -1;
+}
+
+/*
+ * Everything goes but the trampoline and the VMAs mapped before the tree
+ * forked, which hold memory shared copy-on-write with the parent (cow.c).
+ * Those and the trampoline never overlap: it is placed in a common gap.
+ */
+static int unmap_all_but_trampoline(struct rst_task *t)
+{
+	uint64_t tlo = t->tramp, thi = t->tramp + getpagesize() + SCRATCH_SIZE;
+	uint64_t lo = 0;
+	size_t i;
+
+	for (i = 0; i < t->mm->n_vmas; i++) {
+		const VmaEntry *v = t->mm->vmas[i];
+
+		if (!cow_keeps(t, v))
+			continue;
+		if (lo < tlo && v->start > tlo) {
+			if (unmap_range(t, lo, tlo))
+				return -1;
+			lo = thi;
+		}
+		if (unmap_range(t, lo, v->start))
+			return -1;
+		lo = v->end;
 	}
-	return 0;
+	if (lo < tlo) {
+		if (unmap_range(t, lo, tlo))
+			return -1;
+		lo = thi;
+	}
+	return unmap_range(t, lo, TASK_SIZE_4L);
 }
 
 struct vdso_block {
@@ -416,7 +447,7 @@ static int open_in_task(struct rst_task *t, const char *path, int flags)
 }
 
 /* The protection a VMA is mapped with, before pages are filled. */
-static int vma_map_prot(const VmaEntry *v)
+int mm_vma_map_prot(const VmaEntry *v)
 {
 	if (v->dumped_pages)
 		return v->prot | PROT_WRITE;
@@ -451,7 +482,7 @@ static int vma_restore(struct rst_task *t, const VmaEntry *v)
 		flags &= ~MAP_ANONYMOUS;
 	}
 	ret = rst_call(t, SYS_mmap, v->start, v->end - v->start,
-		       vma_map_prot(v), flags, fd, fd < 0 ? 0 : v->pgoff);
+		       mm_vma_map_prot(v), flags, fd, fd < 0 ? 0 : v->pgoff);
 	if (fd >= 0)
 		rst_call(t, SYS_close, fd, 0, 0, 0, 0, 0);
 	if (ret != (long)v->start) {
@@ -479,7 +510,7 @@ int mm_restore_layout(struct rst_task *t)
 
 		if (v->kind != VMA_KIND__VMA_ANON && v->kind != VMA_KIND__VMA_FILE)
 			continue;
-		if (vma_restore(t, v))
+		if (!cow_keeps(t, v) && vma_restore(t, v))
 			return -1;
 	}
 	return 0;
@@ -512,7 +543,7 @@ static int vma_finish(struct rst_task *t, const VmaEntry *v)
 		rst_call(t, SYS_madvise, v->start, getpagesize(), MADV_DONTNEED,
 			 0, 0, 0);
 	}
-	if (vma_map_prot(v) != (int)v->prot) {
+	if (mm_vma_map_prot(v) != (int)v->prot) {
 		ret = rst_call(t, SYS_mprotect, v->start, len, v->prot, 0, 0, 0);
 		if (ret) {
 			errno = -ret;

@@ -49,15 +49,19 @@ struct pages_dumper {
 	uint64_t start_us;
 	long page;
 	int new_vma;
+	/* the parent's VMA at the same addresses, for copy-on-write sharing */
+	int parent_pm_fd;
+	uint64_t *parent_pme;
 };
 
-static int add_run(struct pages_dumper *pd, uint64_t vaddr, uint64_t nr)
+static int add_run(struct pages_dumper *pd, uint64_t vaddr, uint64_t nr,
+		   int in_parent)
 {
 	struct page_run *last = pd->nr_runs ? &pd->runs[pd->nr_runs - 1] : NULL;
 
 	/* runs stop at VMA boundaries: restore fills one VMA at a time */
 	if (last && !pd->new_vma && last->vaddr + last->nr * pd->page == vaddr &&
-	    last->nr + nr <= UINT32_MAX) {
+	    last->in_parent == in_parent && last->nr + nr <= UINT32_MAX) {
 		last->nr += nr;
 		return 0;
 	}
@@ -72,12 +76,18 @@ static int add_run(struct pages_dumper *pd, uint64_t vaddr, uint64_t nr)
 		pd->runs = nr_;
 		pd->cap_runs = cap;
 	}
-	pd->runs[pd->nr_runs++] = (struct page_run){ vaddr, nr };
+	pd->runs[pd->nr_runs++] = (struct page_run){ vaddr, nr, in_parent };
 	pd->new_vma = 0;
 	return 0;
 }
 
-/* Unreadable VMAs (PROT_NONE, write-only): /proc/PID/mem reads them anyway. */
+/*
+ * Pages are read through /proc/PID/mem, not process_vm_readv(): that pins
+ * them, and pinning a page shared copy-on-write with another process makes
+ * the kernel give the pinning task its own copy. A dump would quietly undo
+ * the sharing in the tree it leaves running (and that restore recreates).
+ * /proc/PID/mem also reads PROT_NONE and write-only VMAs.
+ */
 static int read_via_mem(struct pages_dumper *pd, const struct iovec *riov,
 			unsigned char *dst)
 {
@@ -103,22 +113,16 @@ static int read_via_mem(struct pages_dumper *pd, const struct iovec *riov,
 
 static int flush_pages(struct pages_dumper *pd)
 {
-	struct iovec liov = { .iov_base = pd->buf, .iov_len = pd->buffered };
-	size_t off = 0, done;
+	size_t off = 0;
 	ssize_t n;
 	int i;
 
 	if (!pd->niov)
 		return 0;
-	n = process_vm_readv(pd->t->pid, &liov, 1, pd->riov, pd->niov, 0);
-	done = n > 0 ? n : 0;
-	/* the kernel stops at the first iovec it could not read */
 	for (i = 0; i < pd->niov; i++) {
-		size_t len = pd->riov[i].iov_len;
-
-		if (off + len > done && read_via_mem(pd, &pd->riov[i], pd->buf + off))
+		if (read_via_mem(pd, &pd->riov[i], pd->buf + off))
 			return -1;
-		off += len;
+		off += pd->riov[i].iov_len;
 	}
 	for (off = 0; off < pd->buffered;) {
 		n = write(pd->pages_fd, pd->buf + off, pd->buffered - off);
@@ -179,14 +183,76 @@ static int vma_has_contents(const VmaEntry *v)
 	return v->kind == VMA_KIND__VMA_FILE && !(v->flags & MAP_SHARED);
 }
 
+enum page_class { PAGE_NONE, PAGE_DATA, PAGE_PARENT };
+
+/*
+ * The same physical page (or swap slot) at the same address in the parent:
+ * inherited across fork and written by neither since. Needs PFNs, which
+ * only CAP_SYS_ADMIN sees; without them every page is dumped.
+ */
+static int page_in_parent(uint64_t pme, uint64_t parent_pme)
+{
+	uint64_t mask = PME_PRESENT | PME_SWAP | PME_PFN_MASK;
+
+	if (!(pme & (PME_PRESENT | PME_SWAP)) || !(pme & PME_PFN_MASK))
+		return 0;
+	return (pme & mask) == (parent_pme & mask);
+}
+
+static enum page_class page_classify(const struct pages_dumper *pd,
+				     const VmaEntry *v, const uint64_t *pme,
+				     uint64_t i)
+{
+	if (!page_wanted(v, pme[i]))
+		return PAGE_NONE;
+	if (v->cow && page_in_parent(pme[i], pd->parent_pme[i]))
+		return PAGE_PARENT;
+	return PAGE_DATA;
+}
+
+static int dump_page_run(struct pages_dumper *pd, VmaEntry *v, uint64_t start,
+			 uint64_t nr, enum page_class class)
+{
+	if (class == PAGE_NONE)
+		return 0;
+	if (add_run(pd, start, nr, class == PAGE_PARENT))
+		return -1;
+	if (class == PAGE_PARENT)
+		return 0;
+	v->dumped_pages += nr;
+	return queue_copy(pd, start, nr);
+}
+
+/* One batch of pagemap: runs of pages of one class. */
+static int dump_batch(struct pages_dumper *pd, VmaEntry *v, uint64_t addr,
+		      const uint64_t *pme, uint64_t nr)
+{
+	enum page_class run_class = PAGE_NONE, c;
+	uint64_t i, run = 0;
+
+	for (i = 0; i <= nr; i++) {
+		c = i < nr ? page_classify(pd, v, pme, i) : PAGE_NONE;
+		if (run && c == run_class) {
+			run++;
+			continue;
+		}
+		if (dump_page_run(pd, v, addr + (i - run) * pd->page, run,
+				  run_class))
+			return -1;
+		run_class = c;
+		run = c != PAGE_NONE;
+	}
+	return 0;
+}
+
 static int dump_vma_pages(struct pages_dumper *pd, int pm_fd, VmaEntry *v,
 			  uint64_t *pme, struct dump_stats *st)
 {
-	uint64_t addr = v->start;
+	uint64_t addr = v->start, in_parent = 0, i;
 
 	pd->new_vma = 1;
 	while (addr < v->end) {
-		uint64_t nr = (v->end - addr) / pd->page, i, run = 0;
+		uint64_t nr = (v->end - addr) / pd->page;
 
 		if (nr > PM_BATCH)
 			nr = PM_BATCH;
@@ -194,24 +260,65 @@ static int dump_vma_pages(struct pages_dumper *pd, int pm_fd, VmaEntry *v,
 		if (dump_cancelled() ||
 		    pagemap_read_entries(pm_fd, addr, nr, pme) < 0)
 			return -1;
+		if (v->cow && pagemap_read_entries(pd->parent_pm_fd, addr, nr,
+						   pd->parent_pme) < 0)
+			return -1;
 		st->pages_scanned += nr;
-		for (i = 0; i <= nr; i++) {
-			if (i < nr && page_wanted(v, pme[i])) {
-				run++;
-				continue;
-			}
-			if (!run)
-				continue;
-			uint64_t start = addr + (i - run) * pd->page;
-
-			if (add_run(pd, start, run) || queue_copy(pd, start, run))
-				return -1;
-			v->dumped_pages += run;
-			run = 0;
-		}
+		if (v->cow)
+			for (i = 0; i < nr; i++)
+				in_parent += page_in_parent(pme[i],
+							    pd->parent_pme[i]);
+		if (dump_batch(pd, v, addr, pme, nr))
+			return -1;
 		addr += nr * pd->page;
 	}
+	if (v->cow)
+		pr_debug("PID %d: VMA %#" PRIx64 ": %" PRIu64 " pages shared with the parent\n",
+			 pd->t->pid, v->start, in_parent);
+	/* nothing shared after all: a VMA like any other */
+	if (v->cow && !in_parent)
+		v->cow = v->has_cow = 0;
 	st->pages_written += v->dumped_pages;
+	return 0;
+}
+
+/*
+ * Private anonymous memory the parent has at the very same addresses may
+ * still be shared with it copy-on-write: compare page by page.
+ */
+static void vma_mark_cow(const struct dump_task *t, VmaEntry *v)
+{
+	const VmaEntry *pv;
+
+	if (!t->parent || t->parent->zombie || v->kind != VMA_KIND__VMA_ANON ||
+	    (v->flags & MAP_SHARED) || v->has_shm_id || v->name[0])
+		return;
+	pv = mm_find_vma(t->parent->mm, v->start);
+	if (!pv || pv->start != v->start || pv->end != v->end ||
+	    pv->kind != VMA_KIND__VMA_ANON || (pv->flags & MAP_SHARED) ||
+	    pv->has_shm_id || pv->name[0])
+		return;
+	v->has_cow = v->cow = 1;
+}
+
+static int parent_pagemap_open(struct pages_dumper *pd, struct dump_task *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->mm->n_vmas; i++)
+		vma_mark_cow(t, t->mm->vmas[i]);
+	for (i = 0; i < t->mm->n_vmas; i++)
+		if (t->mm->vmas[i]->cow)
+			break;
+	if (i == t->mm->n_vmas)
+		return 0;
+	pd->parent_pm_fd = pagemap_open(t->parent->pid);
+	pd->parent_pme = malloc(PM_BATCH * sizeof(*pd->parent_pme));
+	if (pd->parent_pm_fd < 0 || !pd->parent_pme) {
+		pr_err("PID %d: can't read the pagemap of its parent %d\n",
+		       t->pid, t->parent->pid);
+		return -1;
+	}
 	return 0;
 }
 
@@ -230,6 +337,8 @@ int pagemap_write(struct cr_img *img, const ProtobufCMessage *head,
 
 		pe.vaddr = runs[i].vaddr;
 		pe.nr_pages = runs[i].nr;
+		if (runs[i].in_parent)
+			pe.has_in_parent = pe.in_parent = 1;
 		if (img_write_msg(img, &pe.base))
 			goto err;
 	}
@@ -252,7 +361,8 @@ static int write_pagemap(int dirfd, struct pages_dumper *pd, unsigned int id,
 
 int pages_dump(int dirfd, struct dump_task *t, struct dump_stats *st)
 {
-	struct pages_dumper pd = { .t = t, .mem_fd = -1, .page = getpagesize() };
+	struct pages_dumper pd = { .t = t, .mem_fd = -1, .page = getpagesize(),
+				   .parent_pm_fd = -1 };
 	unsigned int id = t->mm->pages_id;
 	uint64_t *pme = NULL, t0 = now_us();
 	char name[64];
@@ -274,6 +384,8 @@ int pages_dump(int dirfd, struct dump_task *t, struct dump_stats *st)
 		pr_err("Can't set up the memory dump of PID %d\n", t->pid);
 		goto out;
 	}
+	if (parent_pagemap_open(&pd, t))
+		goto out;
 	for (i = 0; i < t->mm->n_vmas; i++) {
 		VmaEntry *v = t->mm->vmas[i];
 
@@ -294,6 +406,9 @@ out:
 		close(pm_fd);
 	if (pd.mem_fd >= 0)
 		close(pd.mem_fd);
+	if (pd.parent_pm_fd >= 0)
+		close(pd.parent_pm_fd);
+	free(pd.parent_pme);
 	if (close(pd.pages_fd) && !ret) {
 		pr_perror("Can't close image %s", name);
 		ret = -1;
@@ -339,6 +454,47 @@ static int pagemap_next(struct pages_reader *pr, PagemapEntry **pe)
 			    (ProtobufCMessage **)pe);
 }
 
+/* The whole pagemap, each data run with its offset in the pages image. */
+int pagemap_load(int dirfd, unsigned int id, struct rst_run **runs, size_t *n)
+{
+	uint64_t off = 0, page = getpagesize();
+	struct pages_reader pr;
+	struct rst_run *v = NULL;
+	size_t cap = 0;
+	PagemapEntry *pe;
+	int ret;
+
+	*n = 0;
+	if (pagemap_open_read(dirfd, id, &pr))
+		return -1;
+	while ((ret = pagemap_next(&pr, &pe)) == 1) {
+		if (*n == cap) {
+			struct rst_run *nv;
+
+			cap = cap ? cap * 2 : 256;
+			nv = realloc(v, cap * sizeof(*nv));
+			if (!nv) {
+				protobuf_c_message_free_unpacked(&pe->base, NULL);
+				ret = -1;
+				break;
+			}
+			v = nv;
+		}
+		v[(*n)++] = (struct rst_run){ pe->vaddr, pe->nr_pages, off,
+					      pe->in_parent };
+		if (!pe->in_parent)
+			off += pe->nr_pages * page;
+		protobuf_c_message_free_unpacked(&pe->base, NULL);
+	}
+	pagemap_close_read(&pr);
+	if (ret) {
+		free(v);
+		return -1;
+	}
+	*runs = v;
+	return 0;
+}
+
 /* Every run lies in one VMA that has contents; counts match the pages file. */
 int pages_validate(int dirfd, const MmEntry *mm)
 {
@@ -362,7 +518,15 @@ int pages_validate(int dirfd, const MmEntry *mm)
 			ret = -1;
 			break;
 		}
-		total += pe->nr_pages;
+		if (pe->in_parent && !v->cow) {
+			pr_err("Image %s: run %#" PRIx64 "+%u pages is the parent's, in a VMA not shared with it\n",
+			       pr.img->name, pe->vaddr, pe->nr_pages);
+			protobuf_c_message_free_unpacked(&pe->base, NULL);
+			ret = -1;
+			break;
+		}
+		if (!pe->in_parent)
+			total += pe->nr_pages;
 		protobuf_c_message_free_unpacked(&pe->base, NULL);
 	}
 	if (!ret && total != pr.head->nr_pages) {
@@ -755,9 +919,15 @@ int pages_restore(struct rst_task *t)
 	ret = total ? uffd_setup(&pf) : 0;
 	while (!ret && (ret = pagemap_next(&pr, &pe)) == 1) {
 		uint64_t len = pe->nr_pages * page, vaddr = pe->vaddr;
+		int in_parent = pe->in_parent;
 
 		protobuf_c_message_free_unpacked(&pe->base, NULL);
-		ret = fill_run(&pf, vaddr, len, off) ? -1 : 0;
+		ret = 0;
+		if (in_parent)
+			continue;
+		/* VMAs mapped before the fork were filled then (cow.c) */
+		if (!cow_keeps(t, mm_find_vma(t->mm, vaddr)))
+			ret = fill_run(&pf, vaddr, len, off) ? -1 : 0;
 		off += len;
 		progress("Restoring memory", t->pages_restored * page,
 			 total * page, t0);

@@ -240,6 +240,7 @@ enum rst_step {
 	STEP_SETPGID,
 	STEP_SUBREAPER,
 	STEP_REAP,
+	STEP_PREMAP,
 };
 
 struct rst_sync {
@@ -689,6 +690,9 @@ static __attribute__((noreturn)) void node_run(struct rst_tree *tree,
 	s->born[n - tree->nodes] = 1;
 	if (n->subreaper && prctl(PR_SET_CHILD_SUBREAPER, 1))
 		node_fail(tree, n, STEP_SUBREAPER, 0);
+	/* what the children share copy-on-write, before they fork */
+	if (n->kind == NODE_LIVE && cow_premap(n->task))
+		node_fail(tree, n, STEP_PREMAP, 0);
 	node_spawn_children(tree, n, 1);
 	if (n->setsid && setsid() < 0)
 		node_fail(tree, n, STEP_SETSID, 0);
@@ -737,6 +741,10 @@ static void report_node_error(const struct rst_sync *s)
 		break;
 	case STEP_SUBREAPER:
 		pr_perror("PID %d: can't become a child subreaper", s->err_pid);
+		break;
+	case STEP_PREMAP:
+		pr_perror("PID %d: can't map the memory it shares with its children",
+			  s->err_pid);
 		break;
 	default:
 		pr_perror("PID %d: can't wait for PID %d", s->err_pid,

@@ -458,7 +458,8 @@ static int restore_tree(struct rst_tree *tree)
 	if (pstree_plan(tree) || pstree_pids_free(tree))
 		return -1;
 	link_tasks(tree);
-	if (tramp_setup(tree))
+	/* first: nothing else of ours may take the addresses they need */
+	if (cow_plan(tree) || cow_reserve(tree) || tramp_setup(tree))
 		return -1;
 	t_fork = now_us();
 	if (pstree_create(tree))
@@ -511,8 +512,10 @@ int cr_restore(void)
 out:
 	tramp_release(&tree);
 	shmem_release(&tree.shm);
-	for (i = 0; i < tree.n_tasks; i++)
+	for (i = 0; i < tree.n_tasks; i++) {
+		cow_free(&tree.tasks[i]);
 		free_task_images(&tree.tasks[i]);
+	}
 	free(tree.tasks);
 	pstree_free(&tree);
 	close(dirfd);

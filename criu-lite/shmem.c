@@ -82,7 +82,7 @@ static int shm_add_run(struct shm_runs *runs, uint64_t off, uint64_t nr)
 	if (shm_grow(&runs->v, &runs->cap, runs->n, sizeof(*runs->v),
 		     "shared memory runs"))
 		return -1;
-	runs->v[runs->n++] = (struct page_run){ off, nr };
+	runs->v[runs->n++] = (struct page_run){ off, nr, 0 };
 	return 0;
 }
 

@@ -56,6 +56,7 @@ static inline ThreadCoreEntry *task_thread_core(TaskCoreEntry *core, size_t i)
 struct page_run {
 	uint64_t vaddr;
 	uint64_t nr;
+	int in_parent;	/* shared copy-on-write with the parent: no data */
 };
 
 struct shm_runs {
@@ -101,6 +102,17 @@ struct rst_task {
 	const struct rst_shm_table *shm;
 	uint64_t pages_restored;
 	uint64_t memfill_us;
+	/* copy-on-write sharing (cow.c): VMAs mapped before children fork */
+	uint8_t *early;			/* per VMA */
+	struct rst_run *runs;		/* the pagemap, with file offsets */
+	size_t n_runs;
+	int pages_fd;
+};
+
+/* A pagemap entry as restore uses it. */
+struct rst_run {
+	uint64_t vaddr, nr, off;	/* off: in the pages image */
+	int in_parent;
 };
 
 /*
@@ -207,6 +219,7 @@ int mm_restore_layout(struct rst_task *t);
 int mm_restore_finish(struct rst_task *t);
 int mm_restore_fields(struct rst_task *t);
 int mm_validate(const MmEntry *mm, const char *img);
+int mm_vma_map_prot(const VmaEntry *v);
 uint64_t mm_free_gap(const MmEntry *mm, uint64_t size, uint64_t after);
 
 /* pages.c */
@@ -216,6 +229,16 @@ int pages_validate(int dirfd, const MmEntry *mm);
 struct cr_img;
 int pagemap_write(struct cr_img *img, const ProtobufCMessage *head,
 		  const struct page_run *runs, size_t n);
+
+/* pages.c */
+int pagemap_load(int dirfd, unsigned int id, struct rst_run **runs, size_t *n);
+
+/* cow.c: private memory still shared copy-on-write across fork */
+int cow_plan(struct rst_tree *tree);
+int cow_reserve(struct rst_tree *tree);
+int cow_premap(struct rst_task *t);
+int cow_keeps(const struct rst_task *t, const VmaEntry *v);
+void cow_free(struct rst_task *t);
 
 /* shmem.c: shared anonymous and memfd memory, one object for the tree */
 int shmem_dump(int dirfd, struct dump_tree *tree, struct dump_stats *st);
