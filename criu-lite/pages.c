@@ -41,6 +41,7 @@ struct pages_dumper {
 	int mem_fd;
 	unsigned char *buf;
 	struct iovec riov[IOV_BATCH];
+	uint8_t pinnable[IOV_BATCH];	/* riov[i] may be read by pinning */
 	int niov;
 	size_t buffered;
 	struct page_run *runs;
@@ -82,11 +83,13 @@ static int add_run(struct pages_dumper *pd, uint64_t vaddr, uint64_t nr,
 }
 
 /*
- * Pages are read through /proc/PID/mem, not process_vm_readv(): that pins
- * them, and pinning a page shared copy-on-write with another process makes
- * the kernel give the pinning task its own copy. A dump would quietly undo
- * the sharing in the tree it leaves running (and that restore recreates).
- * /proc/PID/mem also reads PROT_NONE and write-only VMAs.
+ * Pages mapped by this task alone are read with process_vm_readv(), the
+ * fastest way. It pins them, though, and pinning a page shared copy-on-write
+ * with another process makes the kernel give the pinning task its own copy:
+ * a dump would quietly undo the sharing in the tree it leaves running (and
+ * that restore recreates). So shared and swapped pages are read through
+ * /proc/PID/mem, which does not pin; it also reads PROT_NONE and write-only
+ * VMAs, where process_vm_readv() stops.
  */
 static int read_via_mem(struct pages_dumper *pd, const struct iovec *riov,
 			unsigned char *dst)
@@ -111,18 +114,52 @@ static int read_via_mem(struct pages_dumper *pd, const struct iovec *riov,
 	return 0;
 }
 
+/* riov[first..first+n), all pinnable, into DST; what fails goes by mem. */
+static int read_pinned(struct pages_dumper *pd, int first, int n,
+		       unsigned char *dst)
+{
+	size_t len = 0, off = 0, done;
+	struct iovec liov;
+	ssize_t got;
+	int i;
+
+	for (i = first; i < first + n; i++)
+		len += pd->riov[i].iov_len;
+	liov = (struct iovec){ .iov_base = dst, .iov_len = len };
+	got = process_vm_readv(pd->t->pid, &liov, 1, &pd->riov[first], n, 0);
+	done = got > 0 ? got : 0;
+	/* the kernel stops at the first iovec it could not read */
+	for (i = first; i < first + n; i++) {
+		size_t l = pd->riov[i].iov_len;
+
+		if (off + l > done && read_via_mem(pd, &pd->riov[i], dst + off))
+			return -1;
+		off += l;
+	}
+	return 0;
+}
+
 static int flush_pages(struct pages_dumper *pd)
 {
 	size_t off = 0;
 	ssize_t n;
-	int i;
+	int i, j;
 
-	if (!pd->niov)
-		return 0;
-	for (i = 0; i < pd->niov; i++) {
-		if (read_via_mem(pd, &pd->riov[i], pd->buf + off))
+	for (i = 0; i < pd->niov; i = j) {
+		size_t len = pd->riov[i].iov_len;
+
+		j = i + 1;
+		if (!pd->pinnable[i]) {
+			if (read_via_mem(pd, &pd->riov[i], pd->buf + off))
+				return -1;
+			off += len;
+			continue;
+		}
+		for (; j < pd->niov && pd->pinnable[j]; j++)
+			len += pd->riov[j].iov_len;
+		if (read_pinned(pd, i, j - i, pd->buf + off))
 			return -1;
-		off += pd->riov[i].iov_len;
+		off += len;
 	}
 	for (off = 0; off < pd->buffered;) {
 		n = write(pd->pages_fd, pd->buf + off, pd->buffered - off);
@@ -140,7 +177,8 @@ static int flush_pages(struct pages_dumper *pd)
 	return 0;
 }
 
-static int queue_copy(struct pages_dumper *pd, uint64_t vaddr, uint64_t nr)
+static int queue_copy(struct pages_dumper *pd, uint64_t vaddr, uint64_t nr,
+		      int pinnable)
 {
 	uint64_t len = nr * pd->page;
 
@@ -151,6 +189,7 @@ static int queue_copy(struct pages_dumper *pd, uint64_t vaddr, uint64_t nr)
 			chunk = len;
 		pd->riov[pd->niov].iov_base = (void *)vaddr;
 		pd->riov[pd->niov].iov_len = chunk;
+		pd->pinnable[pd->niov] = pinnable;
 		pd->niov++;
 		pd->buffered += chunk;
 		vaddr += chunk;
@@ -183,7 +222,8 @@ static int vma_has_contents(const VmaEntry *v)
 	return v->kind == VMA_KIND__VMA_FILE && !(v->flags & MAP_SHARED);
 }
 
-enum page_class { PAGE_NONE, PAGE_DATA, PAGE_PARENT };
+/* PAGE_OWN: present and mapped by this task alone, safe to pin */
+enum page_class { PAGE_NONE, PAGE_DATA, PAGE_OWN, PAGE_PARENT };
 
 /*
  * The same physical page (or swap slot) at the same address in the parent:
@@ -207,6 +247,9 @@ static enum page_class page_classify(const struct pages_dumper *pd,
 		return PAGE_NONE;
 	if (v->cow && page_in_parent(pme[i], pd->parent_pme[i]))
 		return PAGE_PARENT;
+	if ((pme[i] & (PME_PRESENT | PME_EXCLUSIVE)) ==
+	    (PME_PRESENT | PME_EXCLUSIVE))
+		return PAGE_OWN;
 	return PAGE_DATA;
 }
 
@@ -220,7 +263,7 @@ static int dump_page_run(struct pages_dumper *pd, VmaEntry *v, uint64_t start,
 	if (class == PAGE_PARENT)
 		return 0;
 	v->dumped_pages += nr;
-	return queue_copy(pd, start, nr);
+	return queue_copy(pd, start, nr, class == PAGE_OWN);
 }
 
 /* One batch of pagemap: runs of pages of one class. */
