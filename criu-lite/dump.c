@@ -384,7 +384,7 @@ static int write_stats(int dirfd, const struct dump_stats *st, uint64_t t0,
 	ds.pages_skipped = st->pages_skipped;
 	ds.pages_written = st->pages_written;
 	ds.image_bytes = st->image_bytes;
-	pr_info("Dump: frozen %.3f ms (memory %.3f ms), %" PRIu64 " pages written, %" PRIu64 " scanned, %" PRIu64 " skipped, %.1f MiB of images, %.3f ms in all\n",
+	pr_summary("Dump: frozen %.3f ms (memory %.3f ms), %" PRIu64 " pages written, %" PRIu64 " scanned, %" PRIu64 " skipped, %.1f MiB of images, %.3f ms in all\n",
 		ds.frozen_time_us / 1e3, ds.memdump_time_us / 1e3,
 		ds.pages_written, ds.pages_scanned, ds.pages_skipped,
 		ds.image_bytes / 1048576.0, ds.total_time_us / 1e3);

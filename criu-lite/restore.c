@@ -422,7 +422,7 @@ static int write_restore_stats(struct rst_tree *tree, uint64_t t0,
 		rs.pages_restored += tree->tasks[i].pages_restored;
 	}
 	rs.total_time_us = now_us() - t0;
-	pr_info("Restore: %zu processes, fork %.3f ms, memory %.3f ms (%" PRIu64 " pages), %.3f ms in all\n",
+	pr_summary("Restore: %zu processes, fork %.3f ms, memory %.3f ms (%" PRIu64 " pages), %.3f ms in all\n",
 		tree->n_tasks, rs.fork_time_us / 1e3, rs.memfill_time_us / 1e3,
 		rs.pages_restored, rs.total_time_us / 1e3);
 	/* a read-only image directory must not fail a good restore */

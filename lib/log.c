@@ -58,13 +58,13 @@ static void log_write(int fd, const char *buf, size_t len)
 	}
 }
 
-void log_msg(int level, int with_errno, const char *fmt, ...)
+static void log_vmsg(int level, int with_errno, int to_stderr,
+		     const char *fmt, va_list ap)
 {
 	char buf[2048];
 	struct timespec now;
 	int saved_errno = errno;
 	size_t off;
-	va_list ap;
 	int n;
 
 	if (level > log_level)
@@ -80,9 +80,7 @@ void log_msg(int level, int with_errno, const char *fmt, ...)
 		     ((now.tv_nsec - log_start.tv_nsec + 1000000000L) %
 		      1000000000L) / 1000);
 	off = n;
-	va_start(ap, fmt);
 	n = vsnprintf(buf + off, sizeof(buf) - off, fmt, ap);
-	va_end(ap);
 	off += n;
 	if (off >= sizeof(buf) - 64)
 		off = sizeof(buf) - 64;
@@ -99,10 +97,28 @@ void log_msg(int level, int with_errno, const char *fmt, ...)
 	if (log_fd >= 0)
 		log_write(log_fd, buf, off);
 	/* stderr gets errors always, and everything else only without a file */
-	if (level == LOG_ERROR || log_fd < 0) {
+	if (level == LOG_ERROR || to_stderr || log_fd < 0) {
 		char *msg = strchr(buf, ' ') + 1;
 
 		log_write(STDERR_FILENO, msg, off - (msg - buf));
 	}
 	errno = saved_errno;
+}
+
+void log_msg(int level, int with_errno, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg(level, with_errno, 0, fmt, ap);
+	va_end(ap);
+}
+
+void log_summary(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg(LOG_INFO, 0, 1, fmt, ap);
+	va_end(ap);
 }

@@ -23,6 +23,9 @@ void log_msg(int level, int with_errno, const char *fmt, ...)
 #define pr_perror(fmt, ...)	log_msg(LOG_ERROR, errno, "Error: " fmt, ##__VA_ARGS__)
 #define pr_warn(fmt, ...)	log_msg(LOG_WARN, 0, "Warn: " fmt, ##__VA_ARGS__)
 #define pr_info(fmt, ...)	log_msg(LOG_INFO, 0, fmt, ##__VA_ARGS__)
+/* The one-line summary of a run: at -v, on stderr even with a log file. */
+void log_summary(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+#define pr_summary(fmt, ...)	log_summary(fmt, ##__VA_ARGS__)
 #define pr_debug(fmt, ...)	log_msg(LOG_DEBUG, 0, fmt, ##__VA_ARGS__)
 
 #endif
