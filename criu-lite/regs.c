@@ -5,7 +5,9 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
 #include <sys/user.h>
+#include <time.h>
 
 #include "log.h"
 #include "task.h"
@@ -64,12 +66,27 @@ int regs_dump(pid_t tid, ThreadCoreEntry *tc, struct arena *a)
  * RESTARTBLOCK syscall (nanosleep, poll...) is re-issued by hand with its
  * original arguments, as its restart block did not survive the dump.
  */
+/*
+ * An interrupted relative sleep wrote what was left of it to its rem
+ * argument, if it had one: sleep that long, not the whole time again.
+ * Absolute sleeps restart as they are.
+ */
+static void regs_remaining_sleep(struct user_regs_struct *regs)
+{
+	if (regs->orig_rax == SYS_nanosleep && regs->rsi)
+		regs->rdi = regs->rsi;
+	else if (regs->orig_rax == SYS_clock_nanosleep && regs->r10 &&
+		 !(regs->rsi & TIMER_ABSTIME))
+		regs->rdx = regs->r10;
+}
+
 static void regs_fixup_restart(struct user_regs_struct *regs, pid_t tid)
 {
 	if ((long)regs->orig_rax >= 0 &&
 	    (long)regs->rax == -ERESTART_RESTARTBLOCK) {
 		pr_debug("TID %d: re-issuing syscall %lld\n", tid,
 			 (long long)regs->orig_rax);
+		regs_remaining_sleep(regs);
 		regs->rax = regs->orig_rax;
 		regs->rip -= 2;
 		regs->orig_rax = -1;

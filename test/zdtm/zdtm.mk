@@ -21,6 +21,7 @@ ZDTM_TESTS := \
 	vdso \
 	regs_fpu \
 	sc_nanosleep \
+	sc_nanosleep_rem \
 	sc_clock_nanosleep_abs \
 	sc_pause \
 	sc_poll \
@@ -43,7 +44,7 @@ ZDTM_TESTS := \
 	pidns_nested
 
 ZDTM_STATIC_TESTS := static
-ZDTM_PTHREAD_TESTS := thread_signals threads pidns_nested
+ZDTM_PTHREAD_TESTS := thread_signals threads pidns_nested sc_nanosleep_rem
 
 ZDTM_CC ?= $(CC)
 ZDTM_CFLAGS ?= $(filter-out -fsanitize=% -D_GNU_SOURCE -MMD -MP -O0 -O1 -O3 -Os,$(CFLAGS)) \
