@@ -49,6 +49,7 @@ struct pages_dumper {
 	uint64_t start_us;
 	long page;
 	int new_vma;
+	struct coldmark_dump cm;
 };
 
 static int add_run(struct pages_dumper *pd, uint64_t vaddr, uint64_t nr)
@@ -192,7 +193,8 @@ static int dump_vma_pages(struct pages_dumper *pd, int pm_fd, VmaEntry *v,
 			nr = PM_BATCH;
 		/* a cancelled dump stops within one batch (128 MiB) */
 		if (dump_cancelled() ||
-		    pagemap_read_entries(pm_fd, addr, nr, pme) < 0)
+		    pagemap_read_entries(pm_fd, addr, nr, pme) < 0 ||
+		    coldmark_classify(&pd->cm, v, pme, nr))
 			return -1;
 		st->pages_scanned += nr;
 		for (i = 0; i <= nr; i++) {
@@ -204,7 +206,9 @@ static int dump_vma_pages(struct pages_dumper *pd, int pm_fd, VmaEntry *v,
 				continue;
 			uint64_t start = addr + (i - run) * pd->page;
 
-			if (add_run(pd, start, run) || queue_copy(pd, start, run))
+			if (add_run(pd, start, run) ||
+			    coldmark_add(&pd->cm, start, i - run, run) ||
+			    queue_copy(pd, start, run))
 				return -1;
 			v->dumped_pages += run;
 			run = 0;
@@ -215,11 +219,13 @@ static int dump_vma_pages(struct pages_dumper *pd, int pm_fd, VmaEntry *v,
 	return 0;
 }
 
-/* A head, then the runs: pagemap-ID.img, and shmem-ID.img too. */
-int pagemap_write(struct cr_img *img, const ProtobufCMessage *head,
-		  const struct page_run *runs, size_t n)
+/* A head, then the runs (with their temperature if CM). */
+static int pagemap_write_cm(struct cr_img *img, const ProtobufCMessage *head,
+			    const struct page_run *runs, size_t n,
+			    struct coldmark_dump *cm)
 {
 	size_t i;
+	int ret;
 
 	if (!img)
 		return -1;
@@ -230,13 +236,24 @@ int pagemap_write(struct cr_img *img, const ProtobufCMessage *head,
 
 		pe.vaddr = runs[i].vaddr;
 		pe.nr_pages = runs[i].nr;
-		if (img_write_msg(img, &pe.base))
+		if (cm && coldmark_entry(cm, &pe))
+			goto err;
+		ret = img_write_msg(img, &pe.base);
+		coldmark_entry_free(&pe);
+		if (ret)
 			goto err;
 	}
 	return img_close_write(img);
 err:
 	img_close_write(img);
 	return -1;
+}
+
+/* pagemap-ID.img, and shmem-ID.img too. */
+int pagemap_write(struct cr_img *img, const ProtobufCMessage *head,
+		  const struct page_run *runs, size_t n)
+{
+	return pagemap_write_cm(img, head, runs, n, NULL);
 }
 
 static int write_pagemap(int dirfd, struct pages_dumper *pd, unsigned int id,
@@ -246,8 +263,8 @@ static int write_pagemap(int dirfd, struct pages_dumper *pd, unsigned int id,
 
 	head.pages_id = id;
 	head.nr_pages = nr_pages;
-	return pagemap_write(create_image(dirfd, IMG_PAGEMAP, id), &head.base,
-			     pd->runs, pd->nr_runs);
+	return pagemap_write_cm(create_image(dirfd, IMG_PAGEMAP, id),
+				&head.base, pd->runs, pd->nr_runs, &pd->cm);
 }
 
 int pages_dump(int dirfd, struct dump_task *t, struct dump_stats *st)
@@ -270,7 +287,8 @@ int pages_dump(int dirfd, struct dump_task *t, struct dump_stats *st)
 	pm_fd = pagemap_open(t->pid);
 	pd.buf = aligned_alloc(pd.page, COPY_BUF_SIZE);
 	pme = malloc(PM_BATCH * sizeof(*pme));
-	if (pm_fd < 0 || !pd.buf || !pme) {
+	if (coldmark_dump_init(&pd.cm, t->pid, PM_BATCH) || pm_fd < 0 ||
+	    !pd.buf || !pme) {
 		pr_err("Can't set up the memory dump of PID %d\n", t->pid);
 		goto out;
 	}
@@ -288,6 +306,8 @@ int pages_dump(int dirfd, struct dump_task *t, struct dump_stats *st)
 	ret = write_pagemap(dirfd, &pd, id, st->pages_written);
 	pr_info("PID %d: %" PRIu64 " pages in %zu runs written, %" PRIu64 " scanned\n",
 		t->pid, st->pages_written, pd.nr_runs, st->pages_scanned);
+	if (!ret)
+		ret = coldmark_dump_finish(&pd.cm, t);
 out:
 	st->memdump_us += now_us() - t0;
 	if (pm_fd >= 0)
@@ -301,6 +321,7 @@ out:
 	free(pme);
 	free(pd.buf);
 	free(pd.runs);
+	coldmark_dump_free(&pd.cm);
 	return ret;
 }
 
@@ -358,6 +379,11 @@ int pages_validate(int dirfd, const MmEntry *mm)
 		if (!v || end > v->end || !vma_has_contents(v) || !pe->nr_pages) {
 			pr_err("Image %s: run %#" PRIx64 "+%u pages is outside any dumped VMA\n",
 			       pr.img->name, pe->vaddr, pe->nr_pages);
+			protobuf_c_message_free_unpacked(&pe->base, NULL);
+			ret = -1;
+			break;
+		}
+		if (coldmark_validate_entry(pe, pr.img->name)) {
 			protobuf_c_message_free_unpacked(&pe->base, NULL);
 			ret = -1;
 			break;
@@ -756,8 +782,9 @@ int pages_restore(struct rst_task *t)
 	while (!ret && (ret = pagemap_next(&pr, &pe)) == 1) {
 		uint64_t len = pe->nr_pages * page, vaddr = pe->vaddr;
 
+		ret = coldmark_collect(t, pe);
 		protobuf_c_message_free_unpacked(&pe->base, NULL);
-		ret = fill_run(&pf, vaddr, len, off) ? -1 : 0;
+		ret = ret || fill_run(&pf, vaddr, len, off) ? -1 : 0;
 		off += len;
 		progress("Restoring memory", t->pages_restored * page,
 			 total * page, t0);
