@@ -68,37 +68,6 @@ static pid_t start_target(size_t len, int ready_fd)
 		pause();
 }
 
-static int run(char *const argv[], long *maxrss_kb)
-{
-	struct rusage ru;
-	int status;
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	if (wait4(pid, &status, 0, &ru) < 0)
-		die("wait4");
-	if (maxrss_kb)
-		*maxrss_kb = ru.ru_maxrss;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-/* images of earlier runs (other PIDs) would pile up in memory on /dev/shm */
-static void clear_dir(const char *dir)
-{
-	struct dirent *de;
-	DIR *d = opendir(dir);
-
-	if (!d)
-		die(dir);
-	while ((de = readdir(d)))
-		if (de->d_name[0] != '.' && unlinkat(dirfd(d), de->d_name, 0))
-			die(de->d_name);
-	closedir(d);
-}
-
 static double ref_write(const char *path, size_t len)
 {
 	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
@@ -191,12 +160,12 @@ int main(int argc, char **argv)
 				     NULL };
 		double t = now();
 
-		if (run(dump_argv, &dump_rss))
+		if (run_tool(dump_argv, &dump_rss))
 			die("criu-lite dump failed");
 		t_dump = now() - t;
 		waitpid(pid, &status, 0);	/* the dumped, killed target */
 		t = now();
-		if (run(rst_argv, &rst_rss))
+		if (run_tool(rst_argv, &rst_rss))
 			die("criu-lite restore failed");
 		t_rst = now() - t;
 	}

@@ -262,22 +262,6 @@ static int same(const struct idlist *a, const struct idlist *b)
 
 /* ------------------------------------------------------------ running */
 
-static int run(char *const argv[])
-{
-	int status;
-	pid_t pid = fork();
-
-	if (pid < 0)
-		die("fork");
-	if (pid == 0) {
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	if (waitpid(pid, &status, 0) < 0)
-		die("waitpid");
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 /* Reaps until nothing is left below us: we are a child subreaper. */
 static void reap_all(void)
 {
@@ -341,13 +325,13 @@ static void one_rep(const char *tool, const char *dir, const struct shape *s,
 				     "-d", NULL };
 
 		t0 = now();
-		if (run(dump_argv))
+		if (run_tool(dump_argv, NULL))
 			dief("criu-lite dump failed");
 		t->dump = now() - t0;
 		/* the dump killed the tree: every PID must be free again */
 		reap_all();
 		t0 = now();
-		if (run(rst_argv))
+		if (run_tool(rst_argv, NULL))
 			dief("criu-lite restore failed");
 		t->restore = now() - t0;
 	}

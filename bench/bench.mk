@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 BENCH_BIN := build/bench-mem
 BENCH_TREE_BIN := build/bench-tree
+BENCH_COLD_BIN := build/bench-cold
 BENCH_DIR := /dev/shm/criu-lite-bench
 
 $(BENCH_BIN): bench/bench-mem.c bench/bench.h
@@ -11,7 +12,11 @@ $(BENCH_TREE_BIN): bench/bench-tree.c bench/bench.h
 	@mkdir -p build
 	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -pthread -o $@ $<
 
-bench: bench-mem bench-tree
+$(BENCH_COLD_BIN): bench/bench-cold.c bench/bench.h
+	@mkdir -p build
+	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $<
+
+bench: bench-mem bench-tree bench-cold
 
 bench-mem: all $(BENCH_BIN)
 	$(BENCH_BIN) criu-lite/criu-lite $(BENCH_DIR) 1024
@@ -19,4 +24,9 @@ bench-mem: all $(BENCH_BIN)
 bench-tree: all $(BENCH_TREE_BIN)
 	$(BENCH_TREE_BIN) criu-lite/criu-lite $(BENCH_DIR)-tree 3
 
-.PHONY: bench bench-mem bench-tree
+# swap on zram first (scripts/zram-swap leaves it on)
+bench-cold: all $(BENCH_COLD_BIN)
+	scripts/zram-swap
+	$(BENCH_COLD_BIN) criu-lite/criu-lite $(BENCH_DIR)-cold 1024 768
+
+.PHONY: bench bench-mem bench-tree bench-cold

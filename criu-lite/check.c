@@ -7,6 +7,7 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/kernel-page-flags.h>
 #include <linux/userfaultfd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -123,7 +124,12 @@ static int probe_waitid_pidfd(void)
 	return ret < 0 && errno == ECHILD;
 }
 
-static int probe_process_madvise(void)
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT 21
+#endif
+
+/* process_madvise(ADVICE) on a written page of our own */
+static int probe_madvise_advice(int advice)
 {
 	int pfd = sys_pidfd_open(getpid(), 0);
 	struct iovec iov;
@@ -139,11 +145,72 @@ static int probe_process_madvise(void)
 		return 0;
 	}
 	*(volatile char *)iov.iov_base = 1;
-	ret = sys_process_madvise(pfd, &iov, 1, MADV_COLD, 0);
+	ret = sys_process_madvise(pfd, &iov, 1, advice, 0);
 	munmap(iov.iov_base, iov.iov_len);
 	close(pfd);
 	return ret == (ssize_t)iov.iov_len;
 }
+
+static int probe_process_madvise(void) { return probe_madvise_advice(MADV_COLD); }
+static int probe_madv_pageout(void) { return probe_madvise_advice(MADV_PAGEOUT); }
+
+#define PROBE_PAGES	64	/* more than a per-CPU LRU batch holds back */
+
+/*
+ * Page temperature sources, on PROBE_PAGES written pages of our own: WHAT
+ * 0: a page paged out reads PME_SWAP in pagemap (needs swap on); 1: pagemap
+ * gives PFNs; 2: their /proc/kpageflags say LRU (and so ACTIVE and
+ * REFERENCED mean something).
+ */
+static int probe_temperature(int what)
+{
+	size_t page = getpagesize(), len = PROBE_PAGES * page, i;
+	uint64_t pme[PROBE_PAGES], kpf;
+	int pm, kfd = -1, ok = 0;
+	char *p;
+
+	pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		 -1, 0);
+	if (pm < 0 || p == MAP_FAILED)
+		goto out;
+	for (i = 0; i < PROBE_PAGES; i++)
+		p[i * page] = 1;
+	if (what == 0 && madvise(p, page, MADV_PAGEOUT))
+		goto out;
+	if (pagemap_read_entries(pm, (uintptr_t)p, PROBE_PAGES, pme) < 0)
+		goto out;
+	if (what == 0) {
+		ok = !!(pme[0] & PME_SWAP);
+		goto out;
+	}
+	for (i = 0; i < PROBE_PAGES && !ok; i++) {
+		uint64_t pfn = pme[i] & PME_PFN_MASK;
+
+		if (!(pme[i] & PME_PRESENT) || !pfn)
+			continue;
+		if (what == 1) {
+			ok = 1;
+			break;
+		}
+		if (kfd < 0 && (kfd = kpageflags_open()) < 0)
+			break;
+		if (kpageflags_read(kfd, pfn, 1, &kpf) == 1)
+			ok = !!(kpf & (1ULL << KPF_LRU));
+	}
+out:
+	if (kfd >= 0)
+		close(kfd);
+	if (p != MAP_FAILED)
+		munmap(p, len);
+	if (pm >= 0)
+		close(pm);
+	return ok;
+}
+
+static int probe_pagemap_swap(void) { return probe_temperature(0); }
+static int probe_pagemap_pfn(void) { return probe_temperature(1); }
+static int probe_kpageflags_lru(void) { return probe_temperature(2); }
 
 static int probe_prctl_mm_map(void)
 {
@@ -352,6 +419,12 @@ static const struct feature features[] = {
 	  "descriptors must be reopened by path instead of taken over" },
 	{ "process_madvise", 0, probe_process_madvise,
 	  "restored memory stays hot: cold pages can't be re-marked" },
+	{ "madv_pageout", 0, probe_madv_pageout,
+	  "pages swapped out at dump come back resident (MADV_COLD at most)" },
+	{ "pagemap_swap", 0, probe_pagemap_swap,
+	  "no swap on (or no swap bit in pagemap): no page is found swapped out at dump, none paged out at restore" },
+	{ "pagemap_pfn", 0, probe_pagemap_pfn,
+	  "no PFNs in pagemap (needs CAP_SYS_ADMIN): inactive pages can't be found, only swapped ones" },
 	{ "layout_seq", 0, probe_layout_seq,
 	  "cold marking falls back to the stopped-task guarantee (no layout cookie)" },
 	{ "pidfd_rights", 0, probe_pidfd_rights,
@@ -366,6 +439,8 @@ static const struct feature features[] = {
 	  "incremental dumps must track writes with PAGEMAP_SCAN + uffd-wp" },
 	{ "kpageflags", 0, probe_kpageflags,
 	  "page temperature (active/inactive LRU) can't be read at dump" },
+	{ "kpageflags_lru", 0, probe_kpageflags_lru,
+	  "no LRU/ACTIVE/REFERENCED flags for our pages: only swapped pages are recorded cold" },
 	{ "page_idle", 0, probe_page_idle,
 	  "no idle-page tracking: temperature comes from LRU flags only" },
 };

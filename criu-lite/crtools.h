@@ -19,6 +19,14 @@
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/* --cold-mark: what restore tells the kernel about pages cold at dump */
+enum cold_mark_mode {
+	COLD_MARK_AUTO,		/* swapped: MADV_PAGEOUT, inactive: MADV_COLD */
+	COLD_MARK_OFF,
+	COLD_MARK_COLD,		/* both MADV_COLD */
+	COLD_MARK_PAGEOUT,	/* both MADV_PAGEOUT */
+};
+
 struct opts {
 	char **argv;		/* to run criu-lite again */
 	const char *dir;
@@ -30,6 +38,7 @@ struct opts {
 	const char *feature;
 	const char *log_file;
 	int verbosity;
+	enum cold_mark_mode cold_mark;
 };
 extern struct opts opts;
 

@@ -15,7 +15,7 @@ static void usage(FILE *f)
 	fprintf(f,
 "Usage:\n"
 "  criu-lite dump    -t PID -D DIR [--leave-running] [-v[N]] [-o LOG]\n"
-"  criu-lite restore -D DIR [-d] [-v[N]] [-o LOG]\n"
+"  criu-lite restore -D DIR [-d] [--cold-mark=MODE] [-v[N]] [-o LOG]\n"
 "  criu-lite check   [--all] [--feature NAME]\n"
 "  criu-lite show    DIR|FILE [--json]\n"
 "\n"
@@ -24,6 +24,9 @@ static void usage(FILE *f)
 "  -D, --images-dir DIR  where images are written and read\n"
 "  -R, --leave-running   dump: let the process run on after the dump\n"
 "  -d, --restore-detached  restore: exit once the process runs\n"
+"      --cold-mark=MODE  off, cold, pageout or auto (default): restore: how\n"
+"                        pages cold at dump are marked again; dump: off\n"
+"                        records no temperature\n"
 "  -v[N], --verbosity    1 errors, 2 warnings (default), 3 info, 4 debug\n"
 "  -o, --log-file LOG    write the log (at the -v level) to LOG\n"
 "      --all             check: also probe features restore does not need\n"
@@ -31,6 +34,24 @@ static void usage(FILE *f)
 "      --json            show: JSON instead of text\n"
 "  -h, --help            this text\n"
 "See criu-lite(8).\n");
+}
+
+static int parse_cold_mark(const char *arg)
+{
+	static const char *const names[] = {
+		[COLD_MARK_AUTO] = "auto", [COLD_MARK_OFF] = "off",
+		[COLD_MARK_COLD] = "cold", [COLD_MARK_PAGEOUT] = "pageout",
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(names); i++)
+		if (!strcmp(arg, names[i])) {
+			opts.cold_mark = i;
+			return 0;
+		}
+	fprintf(stderr, "Error: --cold-mark takes off, cold, pageout or auto, not \"%s\"\n",
+		arg);
+	return -1;
 }
 
 int main(int argc, char **argv)
@@ -45,6 +66,7 @@ int main(int argc, char **argv)
 		{ "all", no_argument, NULL, 1 },
 		{ "feature", required_argument, NULL, 2 },
 		{ "json", no_argument, NULL, 3 },
+		{ "cold-mark", required_argument, NULL, 4 },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -92,6 +114,10 @@ int main(int argc, char **argv)
 			break;
 		case 3:
 			opts.json = 1;
+			break;
+		case 4:
+			if (parse_cold_mark(optarg))
+				return 1;
 			break;
 		case 'h':
 			usage(stdout);

@@ -53,6 +53,7 @@ struct pages_dumper {
 	/* the parent's VMA at the same addresses, for copy-on-write sharing */
 	int parent_pm_fd;
 	uint64_t *parent_pme;
+	struct coldmark_dump cm;
 };
 
 static int add_run(struct pages_dumper *pd, uint64_t vaddr, uint64_t nr,
@@ -253,9 +254,12 @@ static enum page_class page_classify(const struct pages_dumper *pd,
 	return PAGE_DATA;
 }
 
-static int dump_page_run(struct pages_dumper *pd, VmaEntry *v, uint64_t start,
-			 uint64_t nr, enum page_class class)
+/* NR pages from page IDX of the batch at ADDR, all of one class. */
+static int dump_page_run(struct pages_dumper *pd, VmaEntry *v, uint64_t addr,
+			 uint64_t idx, uint64_t nr, enum page_class class)
 {
+	uint64_t start = addr + idx * pd->page;
+
 	if (class == PAGE_NONE)
 		return 0;
 	if (add_run(pd, start, nr, class == PAGE_PARENT))
@@ -263,6 +267,8 @@ static int dump_page_run(struct pages_dumper *pd, VmaEntry *v, uint64_t start,
 	if (class == PAGE_PARENT)
 		return 0;
 	v->dumped_pages += nr;
+	if (coldmark_add(&pd->cm, start, idx, nr))
+		return -1;
 	return queue_copy(pd, start, nr, class == PAGE_OWN);
 }
 
@@ -279,8 +285,7 @@ static int dump_batch(struct pages_dumper *pd, VmaEntry *v, uint64_t addr,
 			run++;
 			continue;
 		}
-		if (dump_page_run(pd, v, addr + (i - run) * pd->page, run,
-				  run_class))
+		if (dump_page_run(pd, v, addr, i - run, run, run_class))
 			return -1;
 		run_class = c;
 		run = c != PAGE_NONE;
@@ -301,7 +306,8 @@ static int dump_vma_pages(struct pages_dumper *pd, int pm_fd, VmaEntry *v,
 			nr = PM_BATCH;
 		/* a cancelled dump stops within one batch (128 MiB) */
 		if (dump_cancelled() ||
-		    pagemap_read_entries(pm_fd, addr, nr, pme) < 0)
+		    pagemap_read_entries(pm_fd, addr, nr, pme) < 0 ||
+		    coldmark_classify(&pd->cm, v, pme, nr))
 			return -1;
 		if (v->cow && pagemap_read_entries(pd->parent_pm_fd, addr, nr,
 						   pd->parent_pme) < 0)
@@ -365,11 +371,13 @@ static int parent_pagemap_open(struct pages_dumper *pd, struct dump_task *t)
 	return 0;
 }
 
-/* A head, then the runs: pagemap-ID.img, and shmem-ID.img too. */
-int pagemap_write(struct cr_img *img, const ProtobufCMessage *head,
-		  const struct page_run *runs, size_t n)
+/* A head, then the runs (with their temperature if CM). */
+static int pagemap_write_cm(struct cr_img *img, const ProtobufCMessage *head,
+			    const struct page_run *runs, size_t n,
+			    struct coldmark_dump *cm)
 {
 	size_t i;
+	int ret;
 
 	if (!img)
 		return -1;
@@ -382,13 +390,24 @@ int pagemap_write(struct cr_img *img, const ProtobufCMessage *head,
 		pe.nr_pages = runs[i].nr;
 		if (runs[i].in_parent)
 			pe.has_in_parent = pe.in_parent = 1;
-		if (img_write_msg(img, &pe.base))
+		if (cm && coldmark_entry(cm, &pe))
+			goto err;
+		ret = img_write_msg(img, &pe.base);
+		coldmark_entry_free(&pe);
+		if (ret)
 			goto err;
 	}
 	return img_close_write(img);
 err:
 	img_close_write(img);
 	return -1;
+}
+
+/* pagemap-ID.img, and shmem-ID.img too. */
+int pagemap_write(struct cr_img *img, const ProtobufCMessage *head,
+		  const struct page_run *runs, size_t n)
+{
+	return pagemap_write_cm(img, head, runs, n, NULL);
 }
 
 static int write_pagemap(int dirfd, struct pages_dumper *pd, unsigned int id,
@@ -398,8 +417,8 @@ static int write_pagemap(int dirfd, struct pages_dumper *pd, unsigned int id,
 
 	head.pages_id = id;
 	head.nr_pages = nr_pages;
-	return pagemap_write(create_image(dirfd, IMG_PAGEMAP, id), &head.base,
-			     pd->runs, pd->nr_runs);
+	return pagemap_write_cm(create_image(dirfd, IMG_PAGEMAP, id),
+				&head.base, pd->runs, pd->nr_runs, &pd->cm);
 }
 
 int pages_dump(int dirfd, struct dump_task *t, struct dump_stats *st)
@@ -423,7 +442,8 @@ int pages_dump(int dirfd, struct dump_task *t, struct dump_stats *st)
 	pm_fd = pagemap_open(t->pid);
 	pd.buf = aligned_alloc(pd.page, COPY_BUF_SIZE);
 	pme = malloc(PM_BATCH * sizeof(*pme));
-	if (pm_fd < 0 || !pd.buf || !pme) {
+	if (coldmark_dump_init(&pd.cm, t->pid, PM_BATCH) || pm_fd < 0 ||
+	    !pd.buf || !pme) {
 		pr_err("Can't set up the memory dump of PID %d\n", t->pid);
 		goto out;
 	}
@@ -443,6 +463,8 @@ int pages_dump(int dirfd, struct dump_task *t, struct dump_stats *st)
 	ret = write_pagemap(dirfd, &pd, id, st->pages_written);
 	pr_info("PID %d: %" PRIu64 " pages in %zu runs written, %" PRIu64 " scanned\n",
 		t->pid, st->pages_written, pd.nr_runs, st->pages_scanned);
+	if (!ret)
+		ret = coldmark_dump_finish(&pd.cm, t);
 out:
 	st->memdump_us += now_us() - t0;
 	if (pm_fd >= 0)
@@ -459,6 +481,7 @@ out:
 	free(pme);
 	free(pd.buf);
 	free(pd.runs);
+	coldmark_dump_free(&pd.cm);
 	return ret;
 }
 
@@ -564,6 +587,11 @@ int pages_validate(int dirfd, const MmEntry *mm)
 		if (pe->in_parent && !v->cow) {
 			pr_err("Image %s: run %#" PRIx64 "+%u pages is the parent's, in a VMA not shared with it\n",
 			       pr.img->name, pe->vaddr, pe->nr_pages);
+			protobuf_c_message_free_unpacked(&pe->base, NULL);
+			ret = -1;
+			break;
+		}
+		if (coldmark_validate_entry(pe, pr.img->name)) {
 			protobuf_c_message_free_unpacked(&pe->base, NULL);
 			ret = -1;
 			break;
@@ -964,9 +992,9 @@ int pages_restore(struct rst_task *t)
 		uint64_t len = pe->nr_pages * page, vaddr = pe->vaddr;
 		int in_parent = pe->in_parent;
 
+		ret = coldmark_collect(t, pe);
 		protobuf_c_message_free_unpacked(&pe->base, NULL);
-		ret = 0;
-		if (in_parent)
+		if (ret || in_parent)
 			continue;
 		/* VMAs mapped before the fork were filled then (cow.c) */
 		if (!cow_keeps(t, mm_find_vma(t->mm, vaddr)))

@@ -422,9 +422,13 @@ static int write_restore_stats(struct rst_tree *tree, uint64_t t0,
 		rs.pages_restored += tree->tasks[i].pages_restored;
 	}
 	rs.total_time_us = now_us() - t0;
-	pr_summary("Restore: %zu processes, fork %.3f ms, memory %.3f ms (%" PRIu64 " pages), %.3f ms in all\n",
+	rs.has_pages_marked_cold = rs.has_pages_paged_out = 1;
+	rs.pages_marked_cold = tree->pages_cold;
+	rs.pages_paged_out = tree->pages_pageout;
+	pr_summary("Restore: %zu processes, fork %.3f ms, memory %.3f ms (%" PRIu64 " pages, %" PRIu64 " marked cold, %" PRIu64 " paged out), %.3f ms in all\n",
 		tree->n_tasks, rs.fork_time_us / 1e3, rs.memfill_time_us / 1e3,
-		rs.pages_restored, rs.total_time_us / 1e3);
+		rs.pages_restored, rs.pages_marked_cold, rs.pages_paged_out,
+		rs.total_time_us / 1e3);
 	/* a read-only image directory must not fail a good restore */
 	if (write_one_msg(tree->tasks[0].dirfd, IMG_STATS_RESTORE, 0, &rs.base))
 		pr_warn("Could not record restore statistics in %s\n",
@@ -474,7 +478,8 @@ static int restore_tree(struct rst_tree *tree)
 	for (i = 0; i < tree->n_tasks; i++)
 		if (rebuild_task(&tree->tasks[i]))
 			return -1;
-	if (detach_all(tree))
+	/* while every task is stopped: no layout can change under the advice */
+	if (coldmark_restore(tree) || detach_all(tree))
 		return -1;
 	/* every task maps what it uses now: criu-lite's mappings can go */
 	shmem_release(&tree->shm);

@@ -59,6 +59,29 @@ struct page_run {
 	int in_parent;	/* shared copy-on-write with the parent: no data */
 };
 
+/* NR pages from VADDR that were not hot at dump: TEMP is a PageTemp. */
+struct cold_run {
+	uint64_t vaddr;
+	uint64_t nr;
+	int temp;
+};
+
+struct cold_runs {
+	struct cold_run *v;
+	size_t n, cap;
+};
+
+/* The temperature of the pages one task's dump writes (coldmark.c). */
+struct coldmark_dump {
+	pid_t pid;
+	int kpf_fd;		/* /proc/kpageflags, -1: swap is the only source */
+	uint8_t *temp;		/* per page of the pagemap batch: PageTemp */
+	uint64_t *flags;	/* ... and its kpageflags */
+	struct cold_runs runs;	/* the dumped pages that were not hot */
+	size_t cursor;		/* the first run not yet in a pagemap entry */
+	uint64_t swapped, inactive;
+};
+
 struct shm_runs {
 	struct page_run *v;
 	size_t n, cap;
@@ -107,6 +130,7 @@ struct rst_task {
 	struct rst_run *runs;		/* the pagemap, with file offsets */
 	size_t n_runs;
 	int pages_fd;
+	struct cold_runs cold;	/* from the pagemap, for coldmark_restore() */
 };
 
 /* A pagemap entry as restore uses it. */
@@ -157,6 +181,7 @@ struct rst_tree {
 	struct rst_sync *sync;	/* shared with the tasks while they are born */
 	int ctl_pidfd;
 	struct rst_shm_table shm;
+	uint64_t pages_cold, pages_pageout;	/* advised by coldmark_restore() */
 };
 
 /* remote syscall with fewer than six arguments */
@@ -239,6 +264,25 @@ int cow_reserve(struct rst_tree *tree);
 int cow_premap(struct rst_task *t);
 int cow_keeps(const struct rst_task *t, const VmaEntry *v);
 void cow_free(struct rst_task *t);
+
+/*
+ * coldmark.c: page temperature. Dump: classify each pagemap batch before its
+ * pages are read, note the dumped ones, put them in the pagemap entries.
+ * Restore: collect them while the pages are filled, then advise the kernel
+ * while every task is still stopped.
+ */
+int coldmark_dump_init(struct coldmark_dump *cm, pid_t pid, size_t batch);
+int coldmark_classify(struct coldmark_dump *cm, const VmaEntry *v,
+		      const uint64_t *pme, size_t nr);
+int coldmark_add(struct coldmark_dump *cm, uint64_t vaddr, size_t first,
+		 size_t nr);
+int coldmark_entry(struct coldmark_dump *cm, PagemapEntry *pe);
+void coldmark_entry_free(PagemapEntry *pe);
+int coldmark_dump_finish(struct coldmark_dump *cm, const struct dump_task *t);
+void coldmark_dump_free(struct coldmark_dump *cm);
+int coldmark_validate_entry(const PagemapEntry *pe, const char *img);
+int coldmark_collect(struct rst_task *t, const PagemapEntry *pe);
+int coldmark_restore(struct rst_tree *tree);
 
 /* shmem.c: shared anonymous and memfd memory, one object for the tree */
 int shmem_dump(int dirfd, struct dump_tree *tree, struct dump_stats *st);

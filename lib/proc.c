@@ -645,16 +645,18 @@ int pagemap_open(pid_t pid)
 	return fd;
 }
 
-ssize_t pagemap_read_entries(int fd, uint64_t vaddr, size_t nr, uint64_t *out)
+/* NR uint64_t entries from index IDX of a /proc table; AT names the place. */
+static ssize_t read_table(int fd, const char *what, uint64_t idx, uint64_t at,
+			  size_t nr, uint64_t *out)
 {
-	off_t off = (vaddr / (uint64_t)sysconf(_SC_PAGESIZE)) * sizeof(*out);
 	size_t want = nr * sizeof(*out), got = 0;
+	off_t off = idx * sizeof(*out);
 
 	while (got < want) {
 		ssize_t n = pread(fd, (char *)out + got, want - got, off + got);
 
 		if (n < 0) {
-			pr_perror("Can't read pagemap at %#" PRIx64, vaddr);
+			pr_perror("Can't read %s at %#" PRIx64, what, at);
 			return -1;
 		}
 		if (!n)
@@ -662,9 +664,25 @@ ssize_t pagemap_read_entries(int fd, uint64_t vaddr, size_t nr, uint64_t *out)
 		got += n;
 	}
 	if (got != want) {
-		pr_err("Short pagemap read at %#" PRIx64 ": %zu of %zu bytes\n",
-		       vaddr, got, want);
+		pr_err("Short %s read at %#" PRIx64 ": %zu of %zu bytes\n",
+		       what, at, got, want);
 		return -1;
 	}
 	return nr;
+}
+
+ssize_t pagemap_read_entries(int fd, uint64_t vaddr, size_t nr, uint64_t *out)
+{
+	return read_table(fd, "pagemap", vaddr / (uint64_t)sysconf(_SC_PAGESIZE),
+			  vaddr, nr, out);
+}
+
+int kpageflags_open(void)
+{
+	return open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
+}
+
+ssize_t kpageflags_read(int fd, uint64_t pfn, size_t nr, uint64_t *out)
+{
+	return read_table(fd, "/proc/kpageflags for PFN", pfn, pfn, nr, out);
 }

@@ -140,4 +140,14 @@ int pagemap_open(pid_t pid);
 /* Reads NR entries for pages starting at VADDR into OUT; returns NR or -1. */
 ssize_t pagemap_read_entries(int fd, uint64_t vaddr, size_t nr, uint64_t *out);
 
+/*
+ * /proc/kpageflags: one uint64_t of KPF_* bits (<linux/kernel-page-flags.h>)
+ * per PFN. Needs CAP_SYS_ADMIN, as do the PFNs in pagemap entries (without
+ * it they read 0). kpageflags_open() is silent: -1 with errno when it can't
+ * be opened, for callers that go on without it.
+ */
+int kpageflags_open(void);
+/* Reads the flags of NR PFNs from PFN into OUT; returns NR or -1. */
+ssize_t kpageflags_read(int fd, uint64_t pfn, size_t nr, uint64_t *out);
+
 #endif

@@ -13,8 +13,10 @@
  * a dump or a verdict is waited for (its PIDs must be free for a restore) and
  * killed between cases. The verdict is the root's PASS/FAIL (any FAIL line
  * of any process of the tree counts).
- * One line per (test, mode): "PASS name [mode]" or "FAIL name [mode]: why",
- * and last "N passed, N failed". Exit status 1 if anything failed.
+ * One line per (test, mode): "PASS name [mode]", "FAIL name [mode]: why" or
+ * "SKIP name [mode]: why" (the test printed "SKIP: why" instead of PASS: it
+ * could not set up what it checks), and last "N passed, N failed, N skipped".
+ * Exit status 1 if anything failed.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -385,6 +387,7 @@ struct ctx {
 	int ntids;
 	int nrestores;
 	char reason[2048];
+	char skip[512];		/* the test's SKIP line: nothing was checked */
 	char logs[8][PATH_MAX];
 	int nlogs;
 };
@@ -647,6 +650,11 @@ static int zdtm_finish(struct ctx *c)
 			return failf(c, "%s", line);
 		if (!strcmp(line, "PASS"))
 			passed = true;
+		/* a SKIP stands for a PASS, and makes the whole case a skip */
+		if (!strncmp(line, "SKIP: ", 6)) {
+			snprintf(c->skip, sizeof(c->skip), "%s", line + 6);
+			passed = true;
+		}
 	}
 	describe_status(status, desc, sizeof(desc));
 	if (!WIFEXITED(status) || WEXITSTATUS(status))
@@ -1307,6 +1315,7 @@ static void rm_rf(const char *path)
 	}
 }
 
+/* 0 passed, 1 failed, 2 skipped */
 static int run_case(const struct test *t, const struct mode *m)
 {
 	struct ctx *c = calloc(1, sizeof(*c));
@@ -1340,11 +1349,17 @@ static int run_case(const struct test *t, const struct mode *m)
 		ret = failf(c, "interrupted");
 	kill_leftovers(c->sids, c->nsids);
 
-	if (!ret) {
+	if (!ret && c->skip[0]) {
+		printf("SKIP %s [%s]: %s\n", t->name, m->name, c->skip);
+		ret = 2;
+		if (!keep)
+			rm_rf(c->dir);
+	} else if (!ret) {
 		printf("PASS %s [%s]\n", t->name, m->name);
 		if (!keep)
 			rm_rf(c->dir);
 	} else {
+		ret = 1;
 		printf("FAIL %s [%s]: %s\n", t->name, m->name, c->reason);
 		for (i = 0; i < c->nlogs; i++)
 			print_tail(c->logs[i], 20);
@@ -1461,7 +1476,7 @@ int main(int argc, char **argv)
 	};
 	const struct test *run[MAX_TESTS];
 	const struct mode *run_modes[ARRAY_SIZE(modes)];
-	int nrun = 0, nmodes = 0, passed = 0, failed = 0, opt, i, j;
+	int nrun = 0, nmodes = 0, passed = 0, failed = 0, skipped = 0, opt, i, j;
 	const char *mode = "all";
 	char exe[PATH_MAX], criu_buf[PATH_MAX];
 	bool list = false;
@@ -1585,10 +1600,16 @@ int main(int argc, char **argv)
 
 	for (i = 0; i < nrun && !interrupted; i++)
 		for (j = 0; j < nmodes && !interrupted; j++) {
-			if (run_case(run[i], run_modes[j]))
-				failed++;
-			else
+			switch (run_case(run[i], run_modes[j])) {
+			case 0:
 				passed++;
+				break;
+			case 2:
+				skipped++;
+				break;
+			default:
+				failed++;
+			}
 		}
 
 	kill_leftovers(NULL, 0);
@@ -1596,6 +1617,6 @@ int main(int argc, char **argv)
 		printf("work dir kept: %s\n", tmp_dir);
 	else
 		rm_rf(tmp_dir);
-	printf("%d passed, %d failed\n", passed, failed);
+	printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
 	return failed || interrupted ? 1 : 0;
 }

@@ -41,7 +41,8 @@ ZDTM_TESTS := \
 	zombie \
 	shm_shared \
 	cow_pss \
-	pidns_nested
+	pidns_nested \
+	cold_pageout
 
 ZDTM_STATIC_TESTS := static
 ZDTM_PTHREAD_TESTS := thread_signals threads pidns_nested sc_nanosleep_rem
