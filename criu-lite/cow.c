@@ -161,6 +161,8 @@ int cow_reserve(struct rst_tree *tree)
 						 t->mm->vmas[j]->end };
 		}
 	}
+	if (!n)
+		return 0;
 	qsort(r, n, sizeof(*r), range_cmp);
 	for (i = 0; i < n; i = j) {
 		lo = r[i].lo;

@@ -19,6 +19,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "crc32c.h"
 #include "images.h"
 #include "log.h"
 #include "syscalls.h"
@@ -54,6 +55,7 @@ struct pages_dumper {
 	int parent_pm_fd;
 	uint64_t *parent_pme;
 	struct coldmark_dump cm;
+	struct crc32c_stream crc;	/* of the pages image */
 };
 
 static int add_run(struct pages_dumper *pd, uint64_t vaddr, uint64_t nr,
@@ -161,6 +163,11 @@ static int flush_pages(struct pages_dumper *pd)
 		if (read_pinned(pd, i, j - i, pd->buf + off))
 			return -1;
 		off += len;
+	}
+	if (crc32c_stream_add(&pd->crc, pd->buf, pd->buffered)) {
+		pr_err("Out of memory for the checksums of PID %d's pages\n",
+		       pd->t->pid);
+		return -1;
 	}
 	for (off = 0; off < pd->buffered;) {
 		n = write(pd->pages_fd, pd->buf + off, pd->buffered - off);
@@ -417,6 +424,12 @@ static int write_pagemap(int dirfd, struct pages_dumper *pd, unsigned int id,
 
 	head.pages_id = id;
 	head.nr_pages = nr_pages;
+	if (crc32c_stream_end(&pd->crc))
+		return -1;
+	head.has_crc_block = 1;
+	head.crc_block = pd->crc.block;
+	head.n_crc32c = pd->crc.n;
+	head.crc32c = pd->crc.crcs;
 	return pagemap_write_cm(create_image(dirfd, IMG_PAGEMAP, id),
 				&head.base, pd->runs, pd->nr_runs, &pd->cm);
 }
@@ -424,7 +437,8 @@ static int write_pagemap(int dirfd, struct pages_dumper *pd, unsigned int id,
 int pages_dump(int dirfd, struct dump_task *t, struct dump_stats *st)
 {
 	struct pages_dumper pd = { .t = t, .mem_fd = -1, .page = getpagesize(),
-				   .parent_pm_fd = -1 };
+				   .parent_pm_fd = -1,
+				   .crc = { .block = PAGES_CRC_BLOCK } };
 	unsigned int id = t->mm->pages_id;
 	uint64_t *pme = NULL, t0 = now_us();
 	char name[64];
@@ -474,6 +488,7 @@ out:
 	if (pd.parent_pm_fd >= 0)
 		close(pd.parent_pm_fd);
 	free(pd.parent_pme);
+	free(pd.crc.crcs);
 	if (close(pd.pages_fd) && !ret) {
 		pr_perror("Can't close image %s", name);
 		ret = -1;
@@ -605,20 +620,89 @@ int pages_validate(int dirfd, const MmEntry *mm)
 		       pr.img->name, total, pr.head->nr_pages);
 		ret = -1;
 	}
-	pagemap_close_read(&pr);
-	if (ret)
-		return -1;
 	snprintf(name, sizeof(name), PAGES_IMG_FMT, mm->pages_id);
+	if (ret)
+		goto out;
+	ret = -1;
 	if (fstatat(dirfd, name, &st, 0)) {
 		pr_perror("Can't find image %s", name);
-		return -1;
+		goto out;
 	}
 	if ((uint64_t)st.st_size != total * page) {
 		pr_err("Image %s has %lld bytes, %" PRIu64 " pages (%" PRIu64 " bytes) were dumped: truncated or wrong\n",
 		       name, (long long)st.st_size, total, total * page);
+		goto out;
+	}
+	ret = pages_file_verify(dirfd, name, pr.head->crc_block,
+				pr.head->crc32c, pr.head->n_crc32c);
+out:
+	pagemap_close_read(&pr);
+	return ret ? -1 : 0;
+}
+
+#define VERIFY_CHUNK	3	/* blocks read at once: crc32c_blocks' stride */
+
+static int verify_chunk(const char *name, const unsigned char *buf, size_t len,
+			uint32_t block, const uint32_t *want, uint64_t off)
+{
+	uint32_t got[VERIFY_CHUNK];
+	size_t i;
+
+	crc32c_blocks(buf, len, block, got);
+	for (i = 0; i * block < len; i++) {
+		if (got[i] == want[i])
+			continue;
+		pr_err("Image %s: checksum mismatch in bytes %" PRIu64 "-%" PRIu64 ": the pages are corrupted\n",
+		       name, off + i * block, off + (i + 1) * block - 1);
 		return -1;
 	}
 	return 0;
+}
+
+int pages_file_verify(int dirfd, const char *name, uint32_t block,
+		      const uint32_t *crcs, size_t n)
+{
+	uint64_t off = 0, size;
+	unsigned char *buf;
+	struct stat st;
+	int fd, ret = -1;
+	size_t i;
+
+	if (!n)
+		return 0;
+	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st)) {
+		pr_perror("Can't open image %s", name);
+		goto out_fd;
+	}
+	size = st.st_size;
+	if (!block || (size + block - 1) / block != n) {
+		pr_err("Image %s: %zu checksums of %u-byte blocks don't cover its %" PRIu64 " bytes\n",
+		       name, n, block, size);
+		goto out_fd;
+	}
+	buf = malloc((size_t)block * VERIFY_CHUNK);
+	if (!buf)
+		goto out_fd;
+	for (i = 0; i < n; i += VERIFY_CHUNK, off += (uint64_t)block * VERIFY_CHUNK) {
+		size_t len = size - off < (uint64_t)block * VERIFY_CHUNK ?
+				     size - off : (size_t)block * VERIFY_CHUNK;
+		ssize_t got = pread(fd, buf, len, off);
+
+		if (got != (ssize_t)len) {
+			pr_perror("Image %s: can't read %zu bytes at %" PRIu64,
+				  name, len, off);
+			break;
+		}
+		if (verify_chunk(name, buf, len, block, crcs + i, off))
+			break;
+	}
+	ret = i < n ? -1 : 0;
+	free(buf);
+out_fd:
+	if (fd >= 0)
+		close(fd);
+	return ret;
 }
 
 /*

@@ -32,6 +32,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "crc32c.h"
 #include "images.h"
 #include "log.h"
 #include "task.h"
@@ -56,6 +57,7 @@ struct shm_dumper {
 	long page;
 	pid_t pid;		/* the object being dumped, for messages */
 	uint32_t id;
+	struct crc32c_stream crc;	/* of its pages image */
 };
 
 /* Room for one more of N elements of SIZE bytes in *V, of *CAP. */
@@ -113,6 +115,8 @@ static int shm_copy(struct shm_dumper *sd, int fd, int out, uint64_t off,
 		size_t chunk = len < SHM_COPY_BUF ? len : SHM_COPY_BUF;
 
 		if (shm_read(sd, fd, off, chunk))
+			return -1;
+		if (crc32c_stream_add(&sd->crc, sd->buf, chunk))
 			return -1;
 		if (write(out, sd->buf, chunk) != (ssize_t)chunk) {
 			pr_perror("Can't write the pages image of shared memory object %u",
@@ -207,6 +211,7 @@ static int shm_dump_one(struct shm_dumper *sd, pid_t pid, const VmaEntry *v,
 		return -1;
 	sd->pid = pid;
 	sd->id = id;
+	sd->crc.n = sd->crc.fill = sd->crc.crc = 0;
 	snprintf(name, sizeof(name), SHMEM_PAGES_IMG_FMT, id);
 	out = openat(sd->dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 		     0600);
@@ -227,6 +232,12 @@ static int shm_dump_one(struct shm_dumper *sd, pid_t pid, const VmaEntry *v,
 	se.nr_pages = pages;
 	se.dev = v->dev;
 	se.ino = v->ino;
+	if (crc32c_stream_end(&sd->crc))
+		goto out;
+	se.has_crc_block = 1;
+	se.crc_block = sd->crc.block;
+	se.n_crc32c = sd->crc.n;
+	se.crc32c = sd->crc.crcs;
 	ret = pagemap_write(create_image(sd->dirfd, IMG_SHMEM, id), &se.base,
 			    sd->runs.v, sd->runs.n);
 	scanned = (st.st_size + sd->page - 1) / sd->page;
@@ -268,7 +279,8 @@ static int shm_dump_vma(struct shm_dumper *sd, pid_t pid, VmaEntry *v)
 int shmem_dump(int dirfd, struct dump_tree *tree, struct dump_stats *st)
 {
 	struct shm_dumper sd = { .dirfd = dirfd, .st = st,
-				 .page = getpagesize() };
+				 .page = getpagesize(),
+				 .crc = { .block = PAGES_CRC_BLOCK } };
 	int ret = 0;
 	size_t i, j;
 
@@ -287,6 +299,7 @@ int shmem_dump(int dirfd, struct dump_tree *tree, struct dump_stats *st)
 	free(sd.buf);
 	free(sd.objs);
 	free(sd.runs.v);
+	free(sd.crc.crcs);
 	return ret;
 }
 
@@ -339,7 +352,8 @@ static int shm_check_pages(int dirfd, const struct rst_shm *o)
 		       name, (long long)st.st_size, bytes);
 		return -1;
 	}
-	return 0;
+	return pages_file_verify(dirfd, name, o->e->crc_block, o->e->crc32c,
+				 o->e->n_crc32c);
 }
 
 static int shm_load_one(int dirfd, uint32_t id, struct rst_shm *o)

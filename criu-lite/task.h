@@ -256,6 +256,10 @@ int pagemap_write(struct cr_img *img, const ProtobufCMessage *head,
 		  const struct page_run *runs, size_t n);
 
 /* pages.c */
+#define PAGES_CRC_BLOCK	(1u << 20)
+/* Check the pages image NAME against its CRCs (none: nothing to check). */
+int pages_file_verify(int dirfd, const char *name, uint32_t block,
+		      const uint32_t *crcs, size_t n);
 int pagemap_load(int dirfd, unsigned int id, struct rst_run **runs, size_t *n);
 
 /* cow.c: private memory still shared copy-on-write across fork */
