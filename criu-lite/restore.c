@@ -488,6 +488,8 @@ int cr_restore(void)
 	int dirfd, ret = 1;
 	size_t i;
 
+	if (check_restore_kernel())
+		return 1;
 	if (!realpath(opts.dir, dir)) {
 		pr_perror("Can't find the images directory %s", opts.dir);
 		return 1;
