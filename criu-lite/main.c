@@ -15,7 +15,7 @@ static void usage(FILE *f)
 	fprintf(f,
 "Usage:\n"
 "  criu-lite dump    -t PID -D DIR [--leave-running] [-v[N]] [-o LOG]\n"
-"  criu-lite restore -D DIR [-d] [-v[N]] [-o LOG]\n"
+"  criu-lite restore -D DIR [-d] [--pidns] [-v[N]] [-o LOG]\n"
 "  criu-lite check   [--all] [--feature NAME]\n"
 "  criu-lite show    DIR|FILE [--json]\n"
 "\n"
@@ -24,6 +24,7 @@ static void usage(FILE *f)
 "  -D, --images-dir DIR  where images are written and read\n"
 "  -R, --leave-running   dump: let the process run on after the dump\n"
 "  -d, --restore-detached  restore: exit once the process runs\n"
+"      --pidns           restore: into a fresh PID namespace, under a PID-1 helper\n"
 "  -v[N], --verbosity    1 errors, 2 warnings (default), 3 info, 4 debug\n"
 "  -o, --log-file LOG    write the log (at the -v level) to LOG\n"
 "      --all             check: also probe features restore does not need\n"
@@ -45,6 +46,7 @@ int main(int argc, char **argv)
 		{ "all", no_argument, NULL, 1 },
 		{ "feature", required_argument, NULL, 2 },
 		{ "json", no_argument, NULL, 3 },
+		{ "pidns", no_argument, NULL, 4 },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -91,6 +93,9 @@ int main(int argc, char **argv)
 			break;
 		case 3:
 			opts.json = 1;
+			break;
+		case 4:
+			opts.pidns = 1;
 			break;
 		case 'h':
 			usage(stdout);
