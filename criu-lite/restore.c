@@ -336,8 +336,12 @@ static int create_thread(struct rst_task *t, size_t i,
 			   args.set_tid_size * sizeof(pid_t));
 	args.set_tid = addr;
 	addr = scratch_put(&t->remote, 64, &args, sizeof(args));
-	if (!addr || remote_clone(&t->remote, addr, sizeof(args), &got))
+	if (!addr || remote_clone(&t->remote, addr, sizeof(args), &got)) {
+		/* taken since the check before the tree was created */
+		if (addr && errno == EEXIST)
+			pid_report_taken(tid);
 		return -1;
+	}
 	t->tids[i] = got;
 	if (!opts.pidns) {
 		if (got == tid)
