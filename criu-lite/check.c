@@ -56,7 +56,12 @@ struct pm_scan_arg_compat {
 };
 #define PAGEMAP_SCAN_COMPAT _IOWR('f', 16, struct pm_scan_arg_compat)
 
-static int probe_clone3_set_tid(void)
+/*
+ * clone3 with set_tid = our own PID: EEXIST once set_tid is understood and we
+ * may set PIDs; 0 then, else the errno (ENOSYS: no clone3; E2BIG or EINVAL:
+ * clone3 without set_tid; EPERM: no CAP_CHECKPOINT_RESTORE over our PID ns).
+ */
+static int clone3_set_tid_errno(void)
 {
 	pid_t self = getpid();
 	struct clone_args args = {
@@ -69,11 +74,16 @@ static int probe_clone3_set_tid(void)
 	if (pid == 0)
 		_exit(0);
 	if (pid > 0) {
+		/* set_tid was ignored: as good as absent */
 		waitpid(pid, NULL, 0);
-		return 0;
+		return EINVAL;
 	}
-	/* our own PID is taken: EEXIST means set_tid was understood */
-	return errno == EEXIST;
+	return errno == EEXIST ? 0 : errno;
+}
+
+static int probe_clone3_set_tid(void)
+{
+	return clone3_set_tid_errno() == 0;
 }
 
 static int probe_pidfd_open(void)
@@ -370,17 +380,25 @@ static int probe_pidfd_rights(void)
 	return ret == 1;
 }
 
-static int probe_cap_checkpoint_restore(void)
+/* CAP is in our effective set */
+static int have_cap(cap_value_t cap)
 {
 	cap_t caps = cap_get_proc();
-	cap_flag_value_t v1 = CAP_CLEAR, v2 = CAP_CLEAR;
+	cap_flag_value_t v = CAP_CLEAR;
 
-	if (!caps)
+	if (!caps) {
+		pr_perror("Can't read criu-lite's capabilities");
 		return 0;
-	cap_get_flag(caps, CAP_CHECKPOINT_RESTORE, CAP_EFFECTIVE, &v1);
-	cap_get_flag(caps, CAP_SYS_ADMIN, CAP_EFFECTIVE, &v2);
+	}
+	if (cap_get_flag(caps, cap, CAP_EFFECTIVE, &v))
+		v = CAP_CLEAR;
 	cap_free(caps);
-	return v1 == CAP_SET || v2 == CAP_SET;
+	return v == CAP_SET;
+}
+
+static int probe_cap_checkpoint_restore(void)
+{
+	return have_cap(CAP_CHECKPOINT_RESTORE) || have_cap(CAP_SYS_ADMIN);
 }
 
 struct feature {
@@ -489,4 +507,32 @@ int cr_check(void)
 		printf(missing ? "%d required feature(s) missing\n" :
 				 "Looks good.\n", missing);
 	return missing ? 1 : 0;
+}
+
+/*
+ * What restore can't do without, checked before it creates anything: the
+ * capability to choose PIDs, clone3 with set_tid, and for --pidns the right
+ * to create a PID namespace.
+ */
+int check_restore_kernel(void)
+{
+	int err;
+
+	if (!probe_cap_checkpoint_restore()) {
+		pr_err("restore needs CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN to choose PIDs (clone3 set_tid) and set mm fields: run it as root\n");
+		return -1;
+	}
+	if (opts.pidns && !have_cap(CAP_SYS_ADMIN)) {
+		pr_err("restore --pidns needs CAP_SYS_ADMIN to create a PID namespace\n");
+		return -1;
+	}
+	err = clone3_set_tid_errno();
+	if (!err)
+		return 0;
+	errno = err;
+	if (err == EPERM)
+		pr_perror("clone3 with set_tid is refused in criu-lite's PID namespace: restore needs CAP_CHECKPOINT_RESTORE in the user namespace that owns it");
+	else
+		pr_perror("This kernel has no clone3 with set_tid (Linux 5.5+): restore can't choose PIDs");
+	return -1;
 }

@@ -33,6 +33,7 @@ struct opts {
 	pid_t pid;
 	int leave_running;
 	int detach;
+	int pidns;		/* restore into a fresh PID namespace */
 	int json;
 	int check_all;
 	const char *feature;
@@ -45,6 +46,7 @@ extern struct opts opts;
 int cr_dump(void);
 int cr_restore(void);
 int cr_check(void);
+int check_restore_kernel(void);
 int cr_show(const char *path);
 
 /* microseconds on CLOCK_MONOTONIC, for the statistics */

@@ -15,7 +15,7 @@ static void usage(FILE *f)
 	fprintf(f,
 "Usage:\n"
 "  criu-lite dump    -t PID -D DIR [--leave-running] [-v[N]] [-o LOG]\n"
-"  criu-lite restore -D DIR [-d] [--cold-mark=MODE] [-v[N]] [-o LOG]\n"
+"  criu-lite restore -D DIR [-d] [--pidns] [--cold-mark=MODE] [-v[N]] [-o LOG]\n"
 "  criu-lite check   [--all] [--feature NAME]\n"
 "  criu-lite show    DIR|FILE [--json]\n"
 "\n"
@@ -24,6 +24,7 @@ static void usage(FILE *f)
 "  -D, --images-dir DIR  where images are written and read\n"
 "  -R, --leave-running   dump: let the process run on after the dump\n"
 "  -d, --restore-detached  restore: exit once the process runs\n"
+"      --pidns           restore: into a fresh PID namespace, under a PID-1 helper\n"
 "      --cold-mark=MODE  off, cold, pageout or auto (default): restore: how\n"
 "                        pages cold at dump are marked again; dump: off\n"
 "                        records no temperature\n"
@@ -67,6 +68,7 @@ int main(int argc, char **argv)
 		{ "feature", required_argument, NULL, 2 },
 		{ "json", no_argument, NULL, 3 },
 		{ "cold-mark", required_argument, NULL, 4 },
+		{ "pidns", no_argument, NULL, 5 },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -118,6 +120,9 @@ int main(int argc, char **argv)
 		case 4:
 			if (parse_cold_mark(optarg))
 				return 1;
+			break;
+		case 5:
+			opts.pidns = 1;
 			break;
 		case 'h':
 			usage(stdout);

@@ -5,6 +5,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/futex.h>
 #include <poll.h>
 #include <signal.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -182,14 +184,21 @@ void pid_report_taken(pid_t pid)
 	int as_sid = 0;
 	pid_t holder;
 
+	if (opts.pidns) {
+		/* the namespace is fresh: only the image can clash with itself */
+		pr_err("PID %d is taken in the new PID namespace: pstree.img lists it twice\n",
+		       pid);
+		return;
+	}
 	if (pid_wait_free(pid))
 		return;
 	holder = pid_used_as_group(pid, &as_sid);
 	if (holder)
-		pr_err("PID %d is still in use as the %s ID of PID %d\n", pid,
-		       as_sid ? "session" : "process group", holder);
+		pr_err("PID %d is still in use as the %s ID of PID %d; restore --pidns puts the tree in a fresh PID namespace\n",
+		       pid, as_sid ? "session" : "process group", holder);
 	else
-		pr_err("PID %d was taken while restoring\n", pid);
+		pr_err("PID %d was taken while restoring; restore --pidns puts the tree in a fresh PID namespace\n",
+		       pid);
 }
 
 /*
@@ -215,8 +224,8 @@ int pid_wait_free(pid_t pid)
 		nanosleep(&ts, NULL);
 		waited += 10;
 	}
-	pr_err("PID %d is taken by \"%s\" (state %c, parent PID %d)%s\n", pid,
-	       comm, state, ppid,
+	pr_err("PID %d is taken by \"%s\" (state %c, parent PID %d)%s; restore --pidns puts the tree in a fresh PID namespace\n",
+	       pid, comm, state, ppid,
 	       state == 'Z' ? ": a zombie nobody reaped within 5 s" : "");
 	return -1;
 }
@@ -247,8 +256,18 @@ struct rst_sync {
 	uint32_t phase;			/* futex: the controller's word */
 	uint32_t done[PH_NR];		/* futexes: tasks through each phase */
 	int32_t err_pid, err_errno, err_step, err_arg;
-	pid_t ctl_pid;
+	pid_t ctl_pid;			/* the root's parent, as the root sees it */
+	uint32_t init_proc;		/* --pidns: futex, enum init_proc */
+	int32_t init_errno;
 	uint32_t born[];		/* per node: 1 once it runs */
+};
+
+/* --pidns: PID 1 mounts the namespace's own /proc once the tree is rebuilt */
+enum init_proc {
+	INIT_PROC_WAIT,
+	INIT_PROC_MOUNT,	/* the controller: go */
+	INIT_PROC_DONE,
+	INIT_PROC_FAILED,	/* init_errno says why */
 };
 
 static long futex(uint32_t *addr, int op, uint32_t val, long ms)
@@ -513,10 +532,29 @@ int pstree_plan(struct rst_tree *tree)
 	return 0;
 }
 
+/*
+ * --pidns: the new namespace is empty but for its PID 1, the helper that
+ * creates the root; the image's level 0 becomes that namespace.
+ */
+static int pidns_ids_free(const struct rst_tree *tree)
+{
+	size_t i;
+
+	for (i = 0; i < tree->n_nodes; i++)
+		if (tree->nodes[i].nspid[0] == 1) {
+			pr_err("PID %d is PID 1 in the image's outer namespace: --pidns needs PID 1 for its helper\n",
+			       tree->nodes[i].pid);
+			return -1;
+		}
+	return 0;
+}
+
 int pstree_pids_free(const struct rst_tree *tree)
 {
 	size_t i, j;
 
+	if (opts.pidns)
+		return pidns_ids_free(tree);
 	for (i = 0; i < tree->n_nodes; i++)
 		if (pid_wait_free(tree->nodes[i].pid))
 			return -1;
@@ -793,7 +831,11 @@ static int sync_setup(struct rst_tree *tree)
 		pr_perror("Can't map the restore sync area");
 		return -1;
 	}
-	tree->sync->ctl_pid = getpid();
+	/* outside the root's own PID namespace its parent is 0 to it */
+	if (tree->nodes[0].level)
+		tree->sync->ctl_pid = 0;
+	else
+		tree->sync->ctl_pid = opts.pidns ? 1 : getpid();
 	tree->ctl_pidfd = sys_pidfd_open(getpid(), 0);
 	if (tree->ctl_pidfd < 0) {
 		pr_perror("Can't open a pidfd for criu-lite itself");
@@ -804,6 +846,127 @@ static int sync_setup(struct rst_tree *tree)
 		pr_perror("Can't make criu-lite a child subreaper");
 		return -1;
 	}
+	return 0;
+}
+
+/* PID 1 ends as the root did: a signal as 128+N (it can't die of its own). */
+static void pidns_init_reap(const struct rst_node *root, int flags)
+{
+	siginfo_t si;
+
+	for (;;) {
+		si.si_pid = 0;
+		if (waitid(P_ALL, 0, &si, WEXITED | __WALL | flags) < 0) {
+			if (errno == EINTR)
+				continue;
+			/* ECHILD: the root is gone without a trace */
+			syscall(SYS_exit_group, 1);
+		}
+		if (!si.si_pid)
+			return;		/* WNOHANG, nothing more */
+		if (si.si_pid == (pid_t)root->nspid[0])
+			syscall(SYS_exit_group, si.si_code == CLD_EXITED ?
+					si.si_status : 128 + si.si_status);
+	}
+}
+
+/*
+ * The tree's own /proc, once it is rebuilt (the tasks open criu-lite's
+ * shared memory through /proc/CTL until then): what it sees there is what
+ * the original saw in its /proc, the image's level 0. Mounts made here
+ * don't propagate back.
+ */
+static void pidns_init_mount_proc(struct rst_tree *tree)
+{
+	struct rst_sync *s = tree->sync;
+	struct pollfd pfd = { .fd = tree->ctl_pidfd, .events = POLLIN };
+	uint32_t state = INIT_PROC_DONE;
+
+	while (__atomic_load_n(&s->init_proc, __ATOMIC_ACQUIRE) !=
+	       INIT_PROC_MOUNT) {
+		futex(&s->init_proc, FUTEX_WAIT, INIT_PROC_WAIT, 200);
+		pidns_init_reap(&tree->nodes[0], WNOHANG);
+		/* criu-lite is gone: its tasks die with it, the root too */
+		if (poll(&pfd, 1, 0) != 0)
+			return;
+	}
+	if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) ||
+	    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  NULL)) {
+		s->init_errno = errno;
+		state = INIT_PROC_FAILED;
+	}
+	__atomic_store_n(&s->init_proc, state, __ATOMIC_RELEASE);
+	futex_wake_all(&s->init_proc);
+}
+
+/*
+ * --pidns: PID 1 of the new PID and mount namespaces, a copy of criu-lite.
+ * It creates the root at its IDs for levels 0..root level (the image's
+ * level 0 is this namespace), mounts the namespace's /proc when told, keeps
+ * nothing of criu-lite's open, reaps what is orphaned to it, and when the
+ * root exits, exits as the root did. Its death kills whatever is left inside.
+ */
+static __attribute__((noreturn)) void pidns_init_run(struct rst_tree *tree)
+{
+	struct rst_node *root = &tree->nodes[0];
+	struct rst_sync *s = tree->sync;
+	pid_t set_tid[PROC_MAX_NS_LEVELS];
+	struct clone_args args = {
+		.flags = root->level ? CLONE_NEWPID : 0,
+		.exit_signal = SIGCHLD,
+		.set_tid = (uint64_t)(uintptr_t)set_tid,
+	};
+	sigset_t all;
+	long ret;
+	int fd;
+
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	args.set_tid_size = node_set_tid(root, set_tid);
+	ret = sys_clone3(&args, sizeof(args));
+	if (ret == 0)
+		node_run(tree, root);
+	if (ret < 0) {
+		if (__sync_bool_compare_and_swap(&s->err_pid, 0, 1)) {
+			s->err_errno = errno;
+			s->err_step = STEP_CLONE;
+			s->err_arg = root->pid;
+		}
+		futex_wake_all(&s->done[PH_CREATE]);
+		syscall(SYS_exit_group, 1);
+	}
+	s->born[0] = 1;
+	pidns_init_mount_proc(tree);
+	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (fd >= 0) {
+		dup3(fd, 0, 0);
+		dup3(fd, 1, 0);
+		dup3(fd, 2, 0);
+	}
+	syscall(SYS_close_range, 3, ~0U, 0);
+	pidns_init_reap(root, 0);
+	syscall(SYS_exit_group, 1);
+	__builtin_unreachable();
+}
+
+static int create_pidns_init(struct rst_tree *tree)
+{
+	struct clone_args args = {
+		.flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_PIDFD,
+		.pidfd = (uint64_t)(uintptr_t)&tree->init_pidfd,
+		.exit_signal = SIGCHLD,
+	};
+	long ret = sys_clone3(&args, sizeof(args));
+
+	if (ret == 0)
+		pidns_init_run(tree);
+	if (ret < 0) {
+		pr_perror("Can't create PID and mount namespaces for --pidns (clone3 CLONE_NEWPID|CLONE_NEWNS)");
+		return -1;
+	}
+	tree->init_pid = ret;
+	pr_info("PID 1 of the new PID namespace is PID %ld\n", ret);
 	return 0;
 }
 
@@ -820,6 +983,8 @@ static int create_root(struct rst_tree *tree)
 	};
 	long ret;
 
+	if (opts.pidns)
+		return create_pidns_init(tree);
 	args.set_tid_size = node_set_tid(root, set_tid);
 	ret = sys_clone3(&args, sizeof(args));
 
@@ -839,13 +1004,28 @@ static int create_root(struct rst_tree *tree)
 	return -1;
 }
 
+/* The parent of task I, as criu-lite sees it. */
+static pid_t host_ppid(const struct rst_tree *tree, size_t i)
+{
+	size_t j;
+
+	if (!i)
+		return tree->init_pid;
+	for (j = 0; j < i; j++)
+		if (tree->tasks[j].pe->pid == tree->tasks[i].pe->ppid)
+			return tree->tasks[j].pid;
+	return 0;
+}
+
 /* A pidfd for each live task, checked to be the child of its parent. */
 static int open_pidfds(struct rst_tree *tree)
 {
 	size_t i;
 
-	for (i = 1; i < tree->n_tasks; i++) {
+	/* without --pidns, clone3 gave us the root's */
+	for (i = opts.pidns ? 0 : 1; i < tree->n_tasks; i++) {
 		struct rst_task *t = &tree->tasks[i];
+		pid_t ppid = host_ppid(tree, i);
 		struct proc_stat st;
 
 		t->pidfd = sys_pidfd_open(t->pid, 0);
@@ -855,23 +1035,117 @@ static int open_pidfds(struct rst_tree *tree)
 		}
 		if (proc_parse_stat(t->pid, &st))
 			return -1;
-		if ((uint32_t)st.ppid != t->pe->ppid) {
-			pr_err("New PID %d has parent %d, not %u\n", t->pid,
-			       st.ppid, t->pe->ppid);
+		if (st.ppid != ppid) {
+			pr_err("New PID %d (PID %u in the image) has parent %d, not %d\n",
+			       t->pid, t->pe->pid, st.ppid, ppid);
 			return -1;
 		}
 	}
 	return 0;
 }
 
+/* NSpid past its first entry (criu-lite's namespace) is IDS[0..LEVELS-1] */
+static int ns_ids_match(const struct proc_status *st, const uint32_t *ids,
+			size_t levels)
+{
+	size_t l;
+
+	if ((size_t)st->ns_pid_levels != levels + 1)
+		return 0;
+	for (l = 0; l < levels; l++)
+		if ((uint32_t)st->ns_pid[l + 1] != ids[l])
+			return 0;
+	return 1;
+}
+
+/* Is TID (as criu-lite sees it) at IDS below us? 1 yes, 0 no, -1 error. */
+int pstree_ns_tid_check(pid_t tid, const uint32_t *ids, size_t levels)
+{
+	struct proc_status st;
+	int ret;
+
+	memset(&st, 0, sizeof(st));
+	if (proc_parse_status(tid, &st))
+		return -1;
+	ret = ns_ids_match(&st, ids, levels);
+	proc_status_free(&st);
+	return ret;
+}
+
+/*
+ * --pidns: the tasks' PIDs as criu-lite sees them are new. Walk the
+ * namespace from its PID 1 down and match each task's NSpid, past its entry
+ * here, with the image's IDs.
+ */
+static int find_host_pids(struct rst_tree *tree)
+{
+	size_t cap = tree->n_nodes + 1, head = 0, tail = 0, found = 0, i;
+	pid_t *queue = malloc(cap * sizeof(*queue));
+	int ret = -1;
+
+	if (!queue)
+		return -1;
+	queue[tail++] = tree->init_pid;
+	while (head < tail) {
+		pid_t *kids = NULL;
+		int n = proc_list_children(queue[head], queue[head], &kids), k;
+
+		head++;
+		if (n < 0)
+			goto out;
+		for (k = 0; k < n; k++) {
+			if (tail == cap) {
+				pr_err("More tasks in the new PID namespace than the image has\n");
+				free(kids);
+				goto out;
+			}
+			queue[tail++] = kids[k];
+		}
+		free(kids);
+	}
+	for (i = 0; i < tree->n_tasks; i++)
+		tree->tasks[i].pid = 0;
+	/* the queue's first entry is PID 1 */
+	for (head = 1; head < tail; head++) {
+		struct proc_status st;
+
+		memset(&st, 0, sizeof(st));
+		if (proc_parse_status(queue[head], &st))
+			goto out;
+		for (i = 0; i < tree->n_tasks; i++) {
+			struct rst_task *t = &tree->tasks[i];
+
+			if (t->pid || !ns_ids_match(&st, t->pe->ns_pid,
+						    t->pe->n_ns_pid))
+				continue;
+			pr_debug("PID %u is PID %d here\n", t->pe->pid,
+				 queue[head]);
+			t->pid = queue[head];
+			found++;
+			break;
+		}
+		proc_status_free(&st);
+	}
+	for (i = 0; i < tree->n_tasks; i++)
+		if (!tree->tasks[i].pid)
+			pr_err("PID %u is not in the new PID namespace\n",
+			       tree->tasks[i].pe->pid);
+	ret = found == tree->n_tasks ? 0 : -1;
+out:
+	free(queue);
+	return ret;
+}
+
 int pstree_create(struct rst_tree *tree)
 {
 	struct rst_sync *s;
-	pid_t root = tree->nodes[0].pid;
+	pid_t root;
 	int ph;
 
 	if (sync_setup(tree) || create_root(tree))
 		return -1;
+	/* the child of ours whose death ends the tree */
+	root = opts.pidns ? tree->init_pid : tree->nodes[0].pid;
 	s = tree->sync;
 	for (ph = PH_CREATE; ph < PH_NR; ph++) {
 		__atomic_store_n(&s->phase, ph, __ATOMIC_RELEASE);
@@ -880,7 +1154,48 @@ int pstree_create(struct rst_tree *tree)
 							tree->n_nodes, root))
 			return -1;
 	}
+	if (opts.pidns && find_host_pids(tree))
+		return -1;
 	return open_pidfds(tree);
+}
+
+/*
+ * The tree is rebuilt: with --pidns, PID 1 now mounts the namespace's own
+ * /proc, so that every task reads there what the original read in its /proc.
+ */
+int pstree_finish(struct rst_tree *tree)
+{
+	struct rst_sync *s = tree->sync;
+	uint64_t deadline = now_us() + TREE_TIMEOUT_MS * 1000ULL;
+	uint32_t state;
+	int status;
+
+	if (!opts.pidns)
+		return 0;
+	__atomic_store_n(&s->init_proc, INIT_PROC_MOUNT, __ATOMIC_RELEASE);
+	futex_wake_all(&s->init_proc);
+	for (;;) {
+		state = __atomic_load_n(&s->init_proc, __ATOMIC_ACQUIRE);
+		if (state == INIT_PROC_DONE)
+			return 0;
+		if (state == INIT_PROC_FAILED) {
+			errno = s->init_errno;
+			pr_perror("PID 1 of the new namespace can't mount its /proc");
+			return -1;
+		}
+		if (waitpid(tree->init_pid, &status, WNOHANG | __WALL) ==
+		    tree->init_pid) {
+			pr_err("PID 1 of the new namespace (PID %d) died (status %#x)\n",
+			       tree->init_pid, status);
+			tree->init_pid = 0;
+			return -1;
+		}
+		if (now_us() > deadline) {
+			pr_err("Timed out waiting for PID 1 of the new namespace to mount /proc\n");
+			return -1;
+		}
+		futex(&s->init_proc, FUTEX_WAIT, state, 50);
+	}
 }
 
 static void node_unborn(struct rst_tree *tree, pid_t pid)
@@ -905,7 +1220,14 @@ void pstree_kill(struct rst_tree *tree)
 	if (!tree->sync)
 		return;
 	for (tries = 0; tries < 500; tries++) {
-		for (i = 0; i < tree->n_nodes; i++)
+		/*
+		 * --pidns: the image's PIDs are other processes here; PID 1's
+		 * death kills the namespace, whose traced tasks we reap below
+		 */
+		if (opts.pidns && !tries && tree->init_pidfd >= 0 &&
+		    !sys_pidfd_send_signal(tree->init_pidfd, SIGKILL, NULL, 0))
+			n++;
+		for (i = 0; !opts.pidns && i < tree->n_nodes; i++)
 			if (tree->sync->born[i] &&
 			    !kill(tree->nodes[i].pid, SIGKILL) && !tries)
 				n++;
@@ -915,7 +1237,9 @@ void pstree_kill(struct rst_tree *tree)
 			break;
 		usleep(10000);
 	}
-	if (n)
+	if (n && opts.pidns)
+		pr_err("Killed the half-restored tree's PID namespace\n");
+	else if (n)
 		pr_err("Killed the %d half-restored tasks\n", n);
 }
 
@@ -928,6 +1252,8 @@ void pstree_free(struct rst_tree *tree)
 					   tree->n_nodes * sizeof(uint32_t));
 	if (tree->ctl_pidfd > 0)
 		close(tree->ctl_pidfd);
+	if (tree->init_pidfd > 0)
+		close(tree->init_pidfd);
 	for (i = 0; i < tree->n_entries; i++)
 		protobuf_c_message_free_unpacked(&tree->entries[i]->base, NULL);
 	free(tree->entries);

@@ -172,6 +172,11 @@ static int load_images(struct rst_tree *tree, int dirfd, const char *dir)
 		t->pid = t->pe->pid;
 		t->vpid = t->pe->ns_pid[t->pe->n_ns_pid - 1];
 		t->pidfd = -1;
+		t->tids = calloc(t->pe->n_threads, sizeof(*t->tids));
+		if (!t->tids)
+			return -1;
+		/* as the image has them; --pidns finds them once they exist */
+		memcpy(t->tids, t->pe->threads, t->pe->n_threads * sizeof(pid_t));
 		t->dirfd = dirfd;
 		t->dir = dir;
 		t->shm = &tree->shm;
@@ -203,6 +208,7 @@ static void free_task_images(struct rst_task *t)
 	for (i = 0; i < t->n_fds; i++)
 		protobuf_c_message_free_unpacked(&t->fds[i]->base, NULL);
 	free(t->fds);
+	free(t->tids);
 	if (t->pidfd >= 0)
 		close(t->pidfd);
 }
@@ -274,6 +280,7 @@ static void tramp_release(struct rst_tree *tree)
 /* The new task waits for us in the tree's last step: stop it there. */
 static int seize_task(struct rst_task *t)
 {
+	t->tids[0] = t->pid;
 	if (ptrace_seize_stop(t->pid, PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE)) {
 		if (errno == ESRCH)
 			pr_err("The new PID %d is gone\n", t->pid);
@@ -329,33 +336,50 @@ static int create_thread(struct rst_task *t, size_t i,
 			   args.set_tid_size * sizeof(pid_t));
 	args.set_tid = addr;
 	addr = scratch_put(&t->remote, 64, &args, sizeof(args));
-	if (!addr || remote_clone(&t->remote, addr, sizeof(args), &got))
+	if (!addr || remote_clone(&t->remote, addr, sizeof(args), &got)) {
+		/* taken since the check before the tree was created */
+		if (addr && errno == EEXIST)
+			pid_report_taken(tid);
 		return -1;
-	if (got != tid) {
+	}
+	t->tids[i] = got;
+	if (!opts.pidns) {
+		if (got == tid)
+			return 0;
 		pr_err("PID %d: clone3 gave TID %d instead of %d\n", t->pid, got,
 		       tid);
 		return -1;
 	}
-	return 0;
+	/* --pidns: GOT is the TID here; its NSpid must be the image's */
+	switch (pstree_ns_tid_check(got, t->pe->ns_tids + i * t->pe->n_ns_pid,
+				    t->pe->n_ns_pid)) {
+	case 1:
+		return 0;
+	case 0:
+		pr_err("PID %d: clone3 gave TID %d, which is not TID %d in the new PID namespace\n",
+		       t->pid, got, tid);
+	}
+	return -1;
 }
 
 static int rebuild_thread(struct rst_task *t, size_t i)
 {
 	const ThreadCoreEntry *tc = task_thread_core(t->core, i);
-	pid_t tid = tc->tid, vtid, set_tid[PROC_MAX_NS_LEVELS];
+	pid_t tid, vtid, set_tid[PROC_MAX_NS_LEVELS];
 	struct remote leader = t->remote;
 	int ret;
 
 	vtid = thread_ns_tids(t, i, set_tid);
 	if (create_thread(t, i, tc))
 		return -1;
+	tid = t->tids[i];	/* as we see it */
 	ret = remote_start(&t->remote, tid, REMOTE_BREAKPOINT, t->tramp) ||
 	      ptrace_set_sigmask(tid, ~0ULL) || misc_restore_thread(t, tc) ||
 	      signals_restore_thread(t, vtid, tc) || creds_restore(t) ||
 	      regs_restore(tid, tc) || ptrace_set_sigmask(tid, tc->blocked);
 	t->remote = leader;
 	if (ret)
-		pr_err("PID %d: can't restore thread %d\n", t->pid, tid);
+		pr_err("PID %d: can't restore thread %u\n", t->pid, tc->tid);
 	return ret ? -1 : 0;
 }
 
@@ -401,7 +425,7 @@ static int detach_all(struct rst_tree *tree)
 		struct rst_task *t = &tree->tasks[i];
 
 		for (j = 0; j < t->pe->n_threads; j++)
-			if (ptrace_detach(t->pe->threads[j], 0))
+			if (ptrace_detach(t->tids[j], 0))
 				ret = -1;
 		t->traced = 0;
 	}
@@ -436,21 +460,22 @@ static int write_restore_stats(struct rst_tree *tree, uint64_t t0,
 	return 0;
 }
 
-static int wait_task(struct rst_task *t)
+/* The exit status to pass on: the root's, or --pidns's PID 1's (the same). */
+static int wait_child(int pidfd, pid_t pid)
 {
 	siginfo_t si = {};
 
-	while (waitid(P_PIDFD, t->pidfd, &si, WEXITED) < 0) {
+	while (waitid(P_PIDFD, pidfd, &si, WEXITED) < 0) {
 		if (errno == EINTR)
 			continue;
-		pr_perror("Can't wait for PID %d", t->pid);
+		pr_perror("Can't wait for PID %d", pid);
 		return 1;
 	}
 	if (si.si_code == CLD_EXITED) {
-		pr_info("PID %d exited with %d\n", t->pid, si.si_status);
+		pr_info("PID %d exited with %d\n", pid, si.si_status);
 		return si.si_status;
 	}
-	pr_info("PID %d was killed by signal %d\n", t->pid, si.si_status);
+	pr_info("PID %d was killed by signal %d\n", pid, si.si_status);
 	return 128 + si.si_status;
 }
 
@@ -479,7 +504,7 @@ static int restore_tree(struct rst_tree *tree)
 		if (rebuild_task(&tree->tasks[i]))
 			return -1;
 	/* while every task is stopped: no layout can change under the advice */
-	if (coldmark_restore(tree) || detach_all(tree))
+	if (coldmark_restore(tree) || pstree_finish(tree) || detach_all(tree))
 		return -1;
 	/* every task maps what it uses now: criu-lite's mappings can go */
 	shmem_release(&tree->shm);
@@ -489,11 +514,13 @@ static int restore_tree(struct rst_tree *tree)
 
 int cr_restore(void)
 {
-	struct rst_tree tree = { .ctl_pidfd = -1 };
+	struct rst_tree tree = { .ctl_pidfd = -1, .init_pidfd = -1 };
 	char dir[PATH_MAX];
 	int dirfd, ret = 1;
 	size_t i;
 
+	if (check_restore_kernel())
+		return 1;
 	if (!realpath(opts.dir, dir)) {
 		pr_perror("Can't find the images directory %s", opts.dir);
 		return 1;
@@ -512,8 +539,17 @@ int cr_restore(void)
 	}
 	/* from now on the tree's orphans go where they would have gone */
 	prctl(PR_SET_CHILD_SUBREAPER, 0);
-	pr_info("Restored the tree of PID %d\n", tree.tasks[0].pid);
-	ret = opts.detach ? 0 : wait_task(&tree.tasks[0]);
+	if (opts.pidns)
+		pr_info("Restored the tree of PID %u in a new PID namespace, under its PID 1 (PID %d here); the root is PID %d here\n",
+			tree.entries[0]->pid, tree.init_pid, tree.tasks[0].pid);
+	else
+		pr_info("Restored the tree of PID %d\n", tree.tasks[0].pid);
+	if (opts.detach)
+		ret = 0;
+	else if (opts.pidns)
+		ret = wait_child(tree.init_pidfd, tree.init_pid);
+	else
+		ret = wait_child(tree.tasks[0].pidfd, tree.tasks[0].pid);
 out:
 	tramp_release(&tree);
 	shmem_release(&tree.shm);

@@ -109,8 +109,9 @@ struct rst_shm_table {
 
 /* A process being restored, and the trampoline that drives it. */
 struct rst_task {
-	pid_t pid;
+	pid_t pid;		/* as criu-lite sees it (--pidns: not the image's) */
 	pid_t vpid;		/* in its own PID namespace */
+	pid_t *tids;		/* its threads' TIDs as criu-lite sees them */
 	int pidfd;
 	int traced;
 	const PstreeEntry *pe;
@@ -180,6 +181,8 @@ struct rst_tree {
 	size_t n_tasks;
 	struct rst_sync *sync;	/* shared with the tasks while they are born */
 	int ctl_pidfd;
+	pid_t init_pid;		/* --pidns: the new namespace's PID 1 */
+	int init_pidfd;
 	struct rst_shm_table shm;
 	uint64_t pages_cold, pages_pageout;	/* advised by coldmark_restore() */
 };
@@ -209,7 +212,9 @@ int pstree_load(int dirfd, struct rst_tree *tree);
 int pstree_plan(struct rst_tree *tree);
 int pstree_pids_free(const struct rst_tree *tree);
 int pstree_create(struct rst_tree *tree);
+int pstree_finish(struct rst_tree *tree);
 void pstree_kill(struct rst_tree *tree);
+int pstree_ns_tid_check(pid_t tid, const uint32_t *ids, size_t levels);
 void pstree_free(struct rst_tree *tree);
 
 /* regs.c */

@@ -2,8 +2,8 @@
 /*
  * zdtm-run: puts zdtm tests and real programs through criu-lite.
  *
- *   zdtm-run [--criu PATH] [--mode plain|leave-running|twice|none|all] [--keep]
- *            [--verbose] [--list] [TEST...]
+ *   zdtm-run [--criu PATH] [--mode plain|leave-running|twice|pidns|none|all]
+ *            [--keep] [--verbose] [--list] [TEST...]
  *
  * Per test and mode: start the test (setsid, stdin /dev/null, stdout+stderr
  * to its outfile), wait until it is ready, dump it, restore it (-d), check it
@@ -13,6 +13,10 @@
  * a dump or a verdict is waited for (its PIDs must be free for a restore) and
  * killed between cases. The verdict is the root's PASS/FAIL (any FAIL line
  * of any process of the tree counts).
+ * Mode pidns restores with --pidns while the original (dumped with
+ * --leave-running) still holds every PID: the copy's root is then a child of
+ * the new namespace's PID 1, which criu-lite leaves to us, and reads its
+ * original PIDs inside; both the copy and the original are judged.
  * One line per (test, mode): "PASS name [mode]", "FAIL name [mode]: why" or
  * "SKIP name [mode]: why" (the test printed "SKIP: why" instead of PASS: it
  * could not set up what it checks), and last "N passed, N failed, N skipped".
@@ -375,6 +379,13 @@ struct ctx {
 	char pidfile[PATH_MAX];
 	char counter[PATH_MAX];
 	pid_t pid;
+	/*
+	 * A copy restored with --pidns: its new namespace's PID 1, our child
+	 * (the root is its child). Its exit status is the root's.
+	 */
+	pid_t init;
+	pid_t stopped[64];	/* the original, stopped while its copy runs */
+	int nstopped;
 	pid_t sids[8];
 	int nsids;
 	char comm[64];
@@ -489,10 +500,70 @@ static int check_alive(struct ctx *c, const char *who)
 	n = read_cmdline(c->pid, cmd, sizeof(cmd));
 	if (n != c->cmdline_len || memcmp(cmd, c->cmdline, n))
 		return failf(c, "%s: /proc/%d/cmdline differs", who, c->pid);
-	if (ps.ppid != getpid())
+	if (c->init && ps.ppid != c->init)
+		return failf(c, "%s: %d has parent %d, not the PID 1 of its namespace %d",
+			     who, c->pid, ps.ppid, c->init);
+	if (!c->init && ps.ppid != getpid())
 		return failf(c, "%s: %d has parent %d, not the runner %d", who,
 			     c->pid, ps.ppid, getpid());
 	return 0;
+}
+
+/*
+ * Our child whose end is the tree's: the root, or for a copy restored with
+ * --pidns the PID 1 of its namespace (whose death ends everything in it).
+ */
+static pid_t tree_child(struct ctx *c)
+{
+	return c->init ? c->init : c->pid;
+}
+
+/*
+ * The status of tree_child() as the root's: PID 1 can't die of a signal
+ * from inside its namespace, so it exits 128+N when the root was killed by N.
+ */
+static int root_status(struct ctx *c, int st)
+{
+	if (c->init && WIFEXITED(st) && WEXITSTATUS(st) > 128 &&
+	    WEXITSTATUS(st) < 128 + 65)
+		return WEXITSTATUS(st) - 128;	/* as if killed by N */
+	return st;
+}
+
+/* PID's NSpid: its PID at every PID namespace level, ours first. */
+static int read_nspid(const char *status, pid_t *ids, int max)
+{
+	char buf[4096], *p;
+	int n = 0;
+
+	if (slurp(status, buf, sizeof(buf)) <= 0)
+		return -1;
+	p = strstr(buf, "\nNSpid:");
+	if (!p)
+		return -1;
+	p += 7;
+	while (n < max && *p && *p != '\n') {
+		char *end;
+		long v = strtol(p, &end, 10);
+
+		if (end == p)
+			break;
+		ids[n++] = v;
+		p = end;
+	}
+	return n;
+}
+
+/* TID as a task of the tree sees it (c->init: in the new namespace). */
+static pid_t tree_view(struct ctx *c, pid_t pid, pid_t tid)
+{
+	char path[96];
+	pid_t ids[8];
+
+	if (!c->init)
+		return tid;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", pid, tid);
+	return read_nspid(path, ids, ARRAY_SIZE(ids)) >= 2 ? ids[1] : -1;
 }
 
 /* Record comm and cmdline of the ready process. */
@@ -632,9 +703,10 @@ static int zdtm_finish(struct ctx *c)
 	vlog("%s: SIGTERM %d", c->t->name, c->pid);
 	if (kill(c->pid, SIGTERM))
 		return failf(c, "kill(%d, SIGTERM): %m", c->pid);
-	if (wait_for(c->pid, EXIT_TIMEOUT_MS, &status))
+	if (wait_for(tree_child(c), EXIT_TIMEOUT_MS, &status))
 		return failf(c, "%d did not exit %d ms after SIGTERM", c->pid,
 			     EXIT_TIMEOUT_MS);
+	status = root_status(c, status);
 
 	/* What this process wrote after the SIGTERM. */
 	buf[0] = '\0';
@@ -661,6 +733,9 @@ static int zdtm_finish(struct ctx *c)
 		return failf(c, "test %s%s", desc, passed ? " after PASS" : "");
 	if (!passed)
 		return failf(c, "test exited 0 without printing PASS");
+	/* its namespace went with its PID 1 */
+	if (c->init)
+		return 0;
 	/* Only after the verdict: a failing root may leave its tree behind. */
 	return tree_gone(c, "after the root's verdict");
 }
@@ -734,10 +809,11 @@ static int real_finish(struct ctx *c)
 
 	if (kill(c->pid, SIGTERM))
 		return failf(c, "kill(%d, SIGTERM): %m", c->pid);
-	if (wait_for(c->pid, EXIT_TIMEOUT_MS, &st))
+	if (wait_for(tree_child(c), EXIT_TIMEOUT_MS, &st))
 		return failf(c, "%d still alive %d ms after SIGTERM", c->pid,
 			     EXIT_TIMEOUT_MS);
-	if (tree_gone(c, "after the root's death"))
+	st = root_status(c, st);
+	if (!c->init && tree_gone(c, "after the root's death"))
 		return -1;
 	if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGTERM) {
 		describe_status(st, desc, sizeof(desc));
@@ -913,7 +989,7 @@ static int list_tids(struct ctx *c, pid_t *tids, int max)
 		return -1;
 	while ((de = readdir(d)))
 		if (de->d_name[0] != '.' && n < max)
-			tids[n++] = atoi(de->d_name);
+			tids[n++] = tree_view(c, c->pid, atoi(de->d_name));
 	closedir(d);
 	qsort(tids, n, sizeof(*tids), cmp_pid);
 	return n;
@@ -1180,11 +1256,63 @@ static int dump(struct ctx *c, bool leave_running)
 	return 0;
 }
 
+/*
+ * The copy restored with --pidns: criu-lite left its PID 1 to us (we are a
+ * subreaper); the root is the child of that whose NSpid, past ours, starts
+ * with the original's PID.
+ */
+static int find_pidns_copy(struct ctx *c)
+{
+	struct dirent *de;
+	pid_t orig = c->pid;
+	DIR *d = opendir("/proc");
+
+	if (!d)
+		return failf(c, "opendir /proc: %m");
+	while (!c->init && (de = readdir(d))) {
+		char path[96], buf[4096], *p, *end;
+		pid_t pid = atoi(de->d_name), ids[8];
+		struct pstat ps;
+
+		if (pid <= 1 || proc_stat(pid, &ps) || ps.ppid != getpid() ||
+		    strcmp(ps.comm, "criu-lite"))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/status", pid);
+		if (read_nspid(path, ids, ARRAY_SIZE(ids)) != 2 || ids[1] != 1)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid,
+			 pid);
+		if (slurp(path, buf, sizeof(buf)) < 0)
+			continue;
+		for (p = buf;; p = end) {
+			pid_t kid = strtol(p, &end, 10);
+
+			if (end == p)
+				break;
+			snprintf(path, sizeof(path), "/proc/%d/status", kid);
+			if (read_nspid(path, ids, ARRAY_SIZE(ids)) >= 2 &&
+			    ids[1] == orig) {
+				c->init = pid;
+				c->pid = kid;
+				break;
+			}
+		}
+	}
+	closedir(d);
+	if (!c->init)
+		return failf(c, "restore --pidns: no PID 1 of ours has a child at PID %d",
+			     orig);
+	vlog("%s: PID %d runs as %d, under PID 1 %d", c->t->name, orig, c->pid,
+	     c->init);
+	return 0;
+}
+
 static int restore(struct ctx *c)
 {
 	char log[PATH_MAX + 16], what[32];
+	bool pidns = !strcmp(c->mode, "pidns");
 	const char *args[] = { "restore", "-D", c->img, "-d", "-v4", "-o", log,
-			       NULL };
+			       pidns ? "--pidns" : NULL, NULL };
 
 	c->nrestores++;
 	snprintf(what, sizeof(what), c->nrestores > 1 ? "restore%d" : "restore",
@@ -1192,6 +1320,8 @@ static int restore(struct ctx *c)
 	xsnprintf(log, sizeof(log), "%s/%s.log", c->dir, what);
 	forget_reaped(c->pid);
 	if (run_criu(c, what, args, log))
+		return -1;
+	if (pidns && find_pidns_copy(c))
 		return -1;
 	return c->t->ops->check_running(c, true);
 }
@@ -1242,6 +1372,59 @@ static int mode_twice(struct ctx *c)
 	return c->t->ops->finish(c);
 }
 
+/* SIG to the original tree (everything below us, before the copy exists). */
+static int signal_original(struct ctx *c, int sig)
+{
+	long long end = now_ms() + 5000;
+	int i;
+
+	if (sig == SIGSTOP)
+		c->nstopped = descendants(c->stopped, ARRAY_SIZE(c->stopped),
+					  NULL);
+	for (i = 0; i < c->nstopped; i++)
+		if (kill(c->stopped[i], sig))
+			return failf(c, "kill(%d, %d): %m", c->stopped[i], sig);
+	for (i = 0; sig == SIGSTOP && i < c->nstopped; i++) {
+		struct pstat ps;
+
+		while (!proc_stat(c->stopped[i], &ps) && ps.state != 'T' &&
+		       ps.state != 'Z' && now_ms() < end)
+			sleep_ms(2);
+	}
+	return 0;
+}
+
+/*
+ * dump --leave-running, then restore --pidns while the original still holds
+ * every PID: the copy runs in a new PID namespace under a PID-1 helper, at
+ * the same PIDs there. Judge the copy, then the original. A real program
+ * keeps writing its counter file: it is stopped while its copy runs.
+ */
+static int mode_pidns(struct ctx *c)
+{
+	char why[sizeof(c->reason)];
+	pid_t orig;
+	int ret;
+
+	if (start(c) || dump(c, true) || c->t->ops->check_running(c, false))
+		return -1;
+	orig = c->pid;
+	if (c->t->argv && signal_original(c, SIGSTOP))
+		return -1;
+	ret = restore(c) || c->t->ops->finish(c) ? -1 : 0;
+	c->pid = orig;
+	c->init = 0;
+	if (ret)
+		return -1;
+	if (signal_original(c, SIGCONT))
+		return -1;
+	if (!c->t->ops->check_running(c, false) && !c->t->ops->finish(c))
+		return 0;
+	snprintf(why, sizeof(why), "%s", c->reason);
+	c->reason[0] = '\0';
+	return failf(c, "the original after restore --pidns: %s", why);
+}
+
 /*
  * No criu-lite at all: start, ready, SIGTERM, verdict. Proves a test passes
  * on its own, so that a failure in the other modes is the tool's.
@@ -1259,11 +1442,11 @@ struct mode {
 	bool in_all; /* run by --mode all */
 };
 
-/* Later issues add modes here (e.g. restore into a new PID namespace). */
 static const struct mode modes[] = {
 	{ "plain", mode_plain, true },
 	{ "leave-running", mode_leave_running, true },
 	{ "twice", mode_twice, true },
+	{ "pidns", mode_pidns, true },
 	{ "none", mode_none, false },
 };
 
