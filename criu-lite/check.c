@@ -518,8 +518,14 @@ int check_restore_kernel(void)
 {
 	int err;
 
+	if (!probe_cap_checkpoint_restore() && opts.pidns) {
+		/* the user namespace we create gives us those, over its own */
+		pr_info("Unprivileged: the new PID namespace goes in a user namespace of ours\n");
+		opts.userns = 1;
+		return 0;
+	}
 	if (!probe_cap_checkpoint_restore()) {
-		pr_err("restore needs CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN to choose PIDs (clone3 set_tid) and set mm fields: run it as root\n");
+		pr_err("restore needs CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN to choose PIDs (clone3 set_tid) and set mm fields: run it as root, or unprivileged with --pidns (a user namespace of your own)\n");
 		return -1;
 	}
 	if (opts.pidns && !have_cap(CAP_SYS_ADMIN)) {

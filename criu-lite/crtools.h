@@ -34,6 +34,7 @@ struct opts {
 	int leave_running;
 	int detach;
 	int pidns;		/* restore into a fresh PID namespace */
+	int userns;		/* ... owned by a new user namespace: unprivileged */
 	int json;
 	int check_all;
 	const char *feature;

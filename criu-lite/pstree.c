@@ -258,6 +258,7 @@ struct rst_sync {
 	int32_t err_pid, err_errno, err_step, err_arg;
 	pid_t ctl_pid;			/* the root's parent, as the root sees it */
 	uint32_t init_proc;		/* --pidns: futex, enum init_proc */
+	uint32_t userns_mapped;		/* futex: 1 once our ids are mapped */
 	int32_t init_errno;
 	uint32_t born[];		/* per node: 1 once it runs */
 };
@@ -923,6 +924,9 @@ static __attribute__((noreturn)) void pidns_init_run(struct rst_tree *tree)
 
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
+	/* in a new user namespace nothing works before the IDs are mapped */
+	while (opts.userns && !__atomic_load_n(&s->userns_mapped, __ATOMIC_ACQUIRE))
+		futex(&s->userns_mapped, FUTEX_WAIT, 0, 200);
 	args.set_tid_size = node_set_tid(root, set_tid);
 	ret = sys_clone3(&args, sizeof(args));
 	if (ret == 0)
@@ -950,10 +954,50 @@ static __attribute__((noreturn)) void pidns_init_run(struct rst_tree *tree)
 	__builtin_unreachable();
 }
 
+static int write_proc(pid_t pid, const char *name, const char *text)
+{
+	char path[64];
+	int fd, ok;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0) {
+		pr_perror("Can't open %s", path);
+		return -1;
+	}
+	ok = write(fd, text, strlen(text)) == (ssize_t)strlen(text);
+	if (!ok)
+		pr_perror("Can't write \"%s\" to %s", text, path);
+	close(fd);
+	return ok ? 0 : -1;
+}
+
+/*
+ * Unprivileged: inside the new user namespace the tree's own uid and gid
+ * are ours outside, one each (all an unprivileged user may map), and
+ * setgroups() is denied, as an unprivileged gid_map requires.
+ */
+static int map_userns(struct rst_tree *tree, pid_t pid)
+{
+	const CredsEntry *ce = tree->tasks[0].core->creds;
+	char map[64];
+
+	snprintf(map, sizeof(map), "%u %u 1\n", ce->uid, getuid());
+	if (write_proc(pid, "uid_map", map) || write_proc(pid, "setgroups", "deny"))
+		return -1;
+	snprintf(map, sizeof(map), "%u %u 1\n", ce->gid, getgid());
+	if (write_proc(pid, "gid_map", map))
+		return -1;
+	__atomic_store_n(&tree->sync->userns_mapped, 1, __ATOMIC_RELEASE);
+	futex_wake_all(&tree->sync->userns_mapped);
+	return 0;
+}
+
 static int create_pidns_init(struct rst_tree *tree)
 {
 	struct clone_args args = {
-		.flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_PIDFD,
+		.flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_PIDFD |
+			 (opts.userns ? CLONE_NEWUSER : 0),
 		.pidfd = (uint64_t)(uintptr_t)&tree->init_pidfd,
 		.exit_signal = SIGCHLD,
 	};
@@ -962,12 +1006,14 @@ static int create_pidns_init(struct rst_tree *tree)
 	if (ret == 0)
 		pidns_init_run(tree);
 	if (ret < 0) {
-		pr_perror("Can't create PID and mount namespaces for --pidns (clone3 CLONE_NEWPID|CLONE_NEWNS)");
+		pr_perror("Can't create %snamespaces for --pidns (clone3 %sCLONE_NEWPID|CLONE_NEWNS)",
+			  opts.userns ? "user, PID and mount " : "PID and mount ",
+			  opts.userns ? "CLONE_NEWUSER|" : "");
 		return -1;
 	}
 	tree->init_pid = ret;
 	pr_info("PID 1 of the new PID namespace is PID %ld\n", ret);
-	return 0;
+	return opts.userns ? map_userns(tree, ret) : 0;
 }
 
 static int create_root(struct rst_tree *tree)
