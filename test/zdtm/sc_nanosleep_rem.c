@@ -100,6 +100,8 @@ int main(int argc, char **argv)
 	pthread_join(sleeper, NULL);
 	done = 1;
 	pthread_join(watcher, NULL);
+	/* the watcher took SIGTERM; if it has not come yet, main takes it */
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	test_waitsig();
 	test_msg("nanosleep %lld ms, clock_nanosleep %lld ms, %lld ms not run\n",
 		 (long long)a, (long long)b, (long long)gaps_ms);
