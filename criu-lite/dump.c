@@ -269,8 +269,18 @@ static int dump_thread_remote(struct dump_task *t, size_t i)
 	pid_t tid = t->tids[i];
 	int ret;
 
-	if (remote_start(&t->remote, tid, REMOTE_SYSCALL_STOPS, t->syscall_ip))
+	/*
+	 * Everything blocked while injected syscalls run: a signal pending
+	 * now (a child that just exited sent SIGCHLD) must stay pending, as
+	 * it is dumped, and not be delivered into the middle of them.
+	 */
+	if (ptrace_get_sigmask(tid, &tc->blocked) ||
+	    ptrace_set_sigmask(tid, ~0ULL))
 		return -1;
+	if (remote_start(&t->remote, tid, REMOTE_SYSCALL_STOPS, t->syscall_ip)) {
+		ptrace_set_sigmask(tid, tc->blocked);
+		return -1;
+	}
 	ret = scratch_setup(t, tc->regs->sp);
 	if (!ret && i == 0)
 		ret = signals_dump(t) || creds_dump(t) || misc_dump(t) ||
@@ -280,7 +290,7 @@ static int dump_thread_remote(struct dump_task *t, size_t i)
 		      misc_dump_thread(t, tid, tc);
 	if (scratch_release(t))
 		ret = -1;
-	if (remote_finish(&t->remote))
+	if (remote_finish(&t->remote) || ptrace_set_sigmask(tid, tc->blocked))
 		ret = -1;
 	return ret ? -1 : 0;
 }

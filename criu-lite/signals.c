@@ -152,10 +152,9 @@ int signals_dump(struct dump_task *t)
 	return 0;
 }
 
+/* tc->blocked is already read: it is blocked entirely while we inject. */
 int signals_dump_thread(struct dump_task *t, pid_t tid, ThreadCoreEntry *tc)
 {
-	if (ptrace_get_sigmask(tid, &tc->blocked))
-		return -1;
 	if (pending_dump(t, tid, tc, 0) || altstack_dump(t, tid, tc))
 		return -1;
 	pr_info("TID %d: blocked %#llx, %zu pending signals%s\n", tid,

@@ -32,7 +32,8 @@ struct peeksiginfo_args_compat {
 	int32_t nr;
 };
 
-int ptrace_wait_stop(pid_t pid, int *status)
+/* The next stop, or -1 with errno ESRCH, silently, if PID ended instead. */
+static int wait_stop_quiet(pid_t pid, int *status)
 {
 	for (;;) {
 		pid_t ret = waitpid(pid, status, __WALL);
@@ -44,17 +45,26 @@ int ptrace_wait_stop(pid_t pid, int *status)
 		pr_perror("waitpid(%d) failed", pid);
 		return -1;
 	}
-	if (WIFEXITED(*status)) {
-		pr_err("Task %d exited with %d while being traced\n", pid,
-		       WEXITSTATUS(*status));
-		return -1;
-	}
-	if (WIFSIGNALED(*status)) {
-		pr_err("Task %d was killed by signal %d while being traced\n",
-		       pid, WTERMSIG(*status));
+	if (WIFEXITED(*status) || WIFSIGNALED(*status)) {
+		errno = ESRCH;
 		return -1;
 	}
 	return 0;
+}
+
+int ptrace_wait_stop(pid_t pid, int *status)
+{
+	if (!wait_stop_quiet(pid, status))
+		return 0;
+	if (errno != ESRCH)
+		return -1;
+	if (WIFEXITED(*status))
+		pr_err("Task %d exited with %d while being traced\n", pid,
+		       WEXITSTATUS(*status));
+	else
+		pr_err("Task %d was killed by signal %d while being traced\n",
+		       pid, WTERMSIG(*status));
+	return -1;
 }
 
 int ptrace_seize_stop(pid_t pid, unsigned int options)
@@ -77,7 +87,8 @@ int ptrace_seize_stop(pid_t pid, unsigned int options)
 	 * it as it would have been, and wait for the interrupt.
 	 */
 	for (;;) {
-		if (ptrace_wait_stop(pid, &status))
+		/* a thread on its way out ends here: the caller decides */
+		if (wait_stop_quiet(pid, &status))
 			return -1;
 		if ((status >> 16) == PTRACE_EVENT_STOP)
 			return 0;

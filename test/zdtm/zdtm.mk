@@ -41,11 +41,12 @@ ZDTM_TESTS := \
 	zombie \
 	shm_shared \
 	cow_pss \
+	tree_churn \
 	pidns_nested \
 	cold_pageout
 
 ZDTM_STATIC_TESTS := static
-ZDTM_PTHREAD_TESTS := thread_signals threads pidns_nested sc_nanosleep_rem
+ZDTM_PTHREAD_TESTS := thread_signals threads pidns_nested sc_nanosleep_rem tree_churn
 
 ZDTM_CC ?= $(CC)
 ZDTM_CFLAGS ?= $(filter-out -fsanitize=% -D_GNU_SOURCE -MMD -MP -O0 -O1 -O3 -Os,$(CFLAGS)) \
