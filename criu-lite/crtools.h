@@ -34,6 +34,7 @@ struct opts {
 	int leave_running;
 	int detach;
 	int pidns;		/* restore into a fresh PID namespace */
+	int shell_job;		/* the root's session and group are the caller's */
 	int userns;		/* ... owned by a new user namespace: unprivileged */
 	int json;
 	int check_all;

@@ -14,8 +14,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 "Usage:\n"
-"  criu-lite dump    -t PID -D DIR [--leave-running] [-v[N]] [-o LOG]\n"
-"  criu-lite restore -D DIR [-d] [--pidns] [--cold-mark=MODE] [-v[N]] [-o LOG]\n"
+"  criu-lite dump    -t PID -D DIR [--leave-running] [-j] [-v[N]] [-o LOG]\n"
+"  criu-lite restore -D DIR [-d] [-j] [--pidns] [--cold-mark=MODE] [-v[N]] [-o LOG]\n"
 "  criu-lite check   [--all] [--feature NAME]\n"
 "  criu-lite show    DIR|FILE [--json]\n"
 "\n"
@@ -24,6 +24,8 @@ static void usage(FILE *f)
 "  -D, --images-dir DIR  where images are written and read\n"
 "  -R, --leave-running   dump: let the process run on after the dump\n"
 "  -d, --restore-detached  restore: exit once the process runs\n"
+"  -j, --shell-job       the root's session and process group are outside the\n"
+"                        tree (a job of a shell): restore puts it in ours\n"
 "      --pidns           restore: into a fresh PID namespace, under a PID-1 helper\n"
 "      --cold-mark=MODE  off, cold, pageout or auto (default): restore: how\n"
 "                        pages cold at dump are marked again; dump: off\n"
@@ -69,6 +71,7 @@ int main(int argc, char **argv)
 		{ "json", no_argument, NULL, 3 },
 		{ "cold-mark", required_argument, NULL, 4 },
 		{ "pidns", no_argument, NULL, 5 },
+		{ "shell-job", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -78,7 +81,7 @@ int main(int argc, char **argv)
 
 	opts.argv = argv;
 	opts.verbosity = LOG_WARN;
-	while ((c = getopt_long(argc, argv, "t:D:Rdv::o:h", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:D:Rdjv::o:h", lopts, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			opts.pid = strtol(optarg, &end, 10);
@@ -120,6 +123,9 @@ int main(int argc, char **argv)
 		case 4:
 			if (parse_cold_mark(optarg))
 				return 1;
+			break;
+		case 'j':
+			opts.shell_job = 1;
 			break;
 		case 5:
 			opts.pidns = 1;

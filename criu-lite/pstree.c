@@ -46,14 +46,19 @@ static const struct dump_task *tree_find(const struct dump_tree *tree,
 static int check_leader(const struct dump_tree *tree,
 			const struct dump_task *t, pid_t id, const char *what)
 {
+	const struct dump_task *root = tree->tasks[0];
+
 	if (tree_find(tree, id))
+		return 0;
+	/* a shell job: the caller's session and group, restore gives ours */
+	if (opts.shell_job && (id == root->stat.sid || id == root->stat.pgid))
 		return 0;
 	if (kill(id, 0) && errno == ESRCH) {
 		pr_info("PID %d: the leader %d of its %s is gone\n", t->pid, id,
 			what);
 		return 0;
 	}
-	pr_err("PID %d (%s) is in the %s of PID %d, which is outside the dumped tree: dump the tree that holds both\n",
+	pr_err("PID %d (%s) is in the %s of PID %d, which is outside the dumped tree: dump the tree that holds both (or the job with --shell-job)\n",
 	       t->pid, t->stat.comm, what, id);
 	return -1;
 }
@@ -308,9 +313,15 @@ static int entry_check(const struct rst_tree *tree, const PstreeEntry *pe)
 		return -1;
 	}
 	if (!tree->n_entries) {
-		if (pe->zombie || pe->sid != pe->pid || pe->pgid != pe->pid) {
-			pr_err("Image pstree.img: the root PID %u must be a live session leader\n",
+		if (pe->zombie) {
+			pr_err("Image pstree.img: the root PID %u is a zombie\n",
 			       pe->pid);
+			return -1;
+		}
+		if ((pe->sid != pe->pid || pe->pgid != pe->pid) &&
+		    !opts.shell_job) {
+			pr_err("Image pstree.img: the root PID %u is in session %u and group %u outside the tree: a shell job, restore it with --shell-job\n",
+			       pe->pid, pe->sid, pe->pgid);
 			return -1;
 		}
 		return 0;
@@ -475,6 +486,9 @@ static int plan_group(struct rst_tree *tree, struct rst_node *n)
 	if (n->pgid == n->pid)
 		return 0;
 	l = node_find(tree, n->pgid);
+	/* a shell job's outside group: the task stays in ours, inherited */
+	if (!l && opts.shell_job && n->pgid == tree->nodes[0].pgid)
+		return 0;
 	if (!l) {
 		creator = n->kind == NODE_LIVE ? n : live_in_session(tree, n->sid);
 		if (!creator) {
@@ -521,8 +535,9 @@ int pstree_plan(struct rst_tree *tree)
 		tree->n_nodes = i + 1;
 	}
 	root = &tree->nodes[0];
-	root->setsid = 1;
-	root->init_sid = getsid(0);
+	/* a shell job stays in our session, for the image's session ID */
+	root->setsid = root->sid == root->pid;
+	root->init_sid = root->setsid ? 0 : root->sid;
 	for (i = 1; i < n_entries; i++)
 		if (plan_session(tree, &tree->nodes[i]))
 			return -1;

@@ -282,8 +282,8 @@ int tree_seize(struct dump_tree *tree, pid_t root)
 		       t->stat.comm);
 		return -1;
 	}
-	if (t->stat.sid != root) {
-		pr_err("PID %d (%s) is not a session leader (session %d): run it under setsid\n",
+	if (t->stat.sid != root && !opts.shell_job) {
+		pr_err("PID %d (%s) is not a session leader (session %d): run it under setsid, or dump it as a shell job (--shell-job)\n",
 		       root, t->stat.comm, t->stat.sid);
 		return -1;
 	}
