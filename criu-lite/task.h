@@ -303,8 +303,11 @@ void shmem_release(struct rst_shm_table *shm);
 
 /* files.c */
 int files_dump(int dirfd, struct dump_tree *tree);
-int files_restore(struct rst_task *t, int dirfd);
 int files_validate(int dirfd, struct rst_task *t);
+int files_create(struct rst_tree *tree);
+int files_close_inherited(struct rst_task *t);
+int files_restore(struct rst_task *t, int dirfd);
+void files_release(void);
 
 /* stats.c */
 void progress(const char *what, uint64_t done, uint64_t total, uint64_t start_us);

@@ -34,6 +34,7 @@ ZDTM_TESTS := \
 	chroot \
 	creds \
 	fds \
+	fds_shared \
 	static \
 	pstree \
 	threads \
