@@ -547,7 +547,8 @@ static void compare_fd(const struct test_fd *x, const struct test_fd *y)
 		     x->pipe_sz, y->pipe_sz);
 }
 
-void test_fds_compare(const struct test_fds *a, const struct test_fds *b)
+static void test_fds_compare(const struct test_fds *a,
+			     const struct test_fds *b)
 {
 	int i, j;
 
@@ -570,4 +571,12 @@ void test_fds_compare(const struct test_fds *a, const struct test_fds *b)
 				     a->f[i].fd, a->f[j].fd,
 				     b->same_obj[i][j] ? "now" : "no longer");
 		}
+}
+
+void test_fds_check(const struct test_fds *before)
+{
+	static struct test_fds now;
+
+	test_fds_snapshot(&now);
+	test_fds_compare(before, &now);
 }

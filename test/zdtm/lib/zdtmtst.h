@@ -133,8 +133,11 @@ struct test_fds {
 	unsigned char same_obj[TEST_MAXFD][TEST_MAXFD];	/* one inode */
 };
 void test_fds_snapshot(struct test_fds *s);
-/* fail() naming the first difference: an fd missing or extra, a field. */
-void test_fds_compare(const struct test_fds *a, const struct test_fds *b);
+/*
+ * Take a snapshot now and compare it with BEFORE: fail() naming the first
+ * difference (an fd missing or extra, a field, a sharing).
+ */
+void test_fds_check(const struct test_fds *before);
 
 /* Deterministic byte pattern for page filling: depends on seed and offset. */
 static inline uint8_t pattern_byte(uint32_t seed, size_t off)
