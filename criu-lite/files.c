@@ -24,6 +24,7 @@
 struct files_dumper {
 	struct dump_task *t;
 	struct cr_img *img;
+	struct pipes_dumper *pd;
 	size_t cap;
 	unsigned int next_id;
 	struct dumped_file {
@@ -109,13 +110,16 @@ static const char *fd_kind(mode_t mode, const char *link)
 	return "file";
 }
 
-/* A file, or refused. */
+/* A pipe (pipe:[N]) or a FIFO (by path), a file, or neither: refused. */
 static int fd_supported(pid_t pid, int fd, const struct stat *st,
 			const char *link, FdType *type)
 {
-	*type = FD_TYPE__FD_REG;
+	*type = S_ISFIFO(st->st_mode) ? FD_TYPE__FD_PIPE : FD_TYPE__FD_REG;
+	if (S_ISFIFO(st->st_mode) && !strncmp(link, "pipe:", 5))
+		return 0;
 	if (link[0] != '/' ||
 	    !(S_ISREG(st->st_mode) || S_ISDIR(st->st_mode) ||
+	      S_ISFIFO(st->st_mode) ||
 	      (S_ISCHR(st->st_mode) && simple_chrdev(st->st_rdev)))) {
 		pr_err("PID %d: fd %d is a %s (%s), which criu-lite can't dump yet\n",
 		       pid, fd, fd_kind(st->st_mode, link), link);
@@ -204,7 +208,11 @@ static int dump_one_fd(pid_t pid, int fd, void *arg)
 		return add_fdinfo(fdd, fd, !!(fi.flags & O_CLOEXEC), df->type,
 				  df->id);
 	id = ++fdd->next_id;
-	ret = dump_reg(fdd, link, &st, &fi, id);
+	if (type == FD_TYPE__FD_PIPE)
+		ret = pipes_dump_end(fdd->pd, pid, fd, &st, link,
+				     fi.flags & ~O_CLOEXEC, id);
+	else
+		ret = dump_reg(fdd, link, &st, &fi, id);
 	if (ret || remember_file(fdd, fd, &st, id, type))
 		return -1;
 	pr_debug("PID %d: fd %d -> %s flags %#o pos %" PRIu64 "\n", pid, fd,
@@ -279,6 +287,11 @@ int files_dump(int dirfd, struct dump_tree *tree)
 	fdd.img = create_image(dirfd, IMG_REG_FILES, 0);
 	if (!fdd.img)
 		return -1;
+	fdd.pd = pipes_dump_start(dirfd);
+	if (!fdd.pd) {
+		img_close_write(fdd.img);
+		return -1;
+	}
 	for (i = 0; i < tree->n && !ret; i++) {
 		if (tree->tasks[i]->zombie)
 			continue;
@@ -289,6 +302,7 @@ int files_dump(int dirfd, struct dump_tree *tree)
 			ret = fdinfo_write(dirfd, fdd.t);
 	}
 	free(fdd.seen);
+	ret |= pipes_dump_finish(fdd.pd);
 	if (img_close_write(fdd.img) || ret)
 		return -1;
 	return 0;
@@ -397,7 +411,7 @@ int files_validate(int dirfd, struct rst_task *t)
 {
 	size_t i;
 
-	if (reg_files_load(dirfd))
+	if (reg_files_load(dirfd) || pipes_load(dirfd))
 		return -1;
 	for (i = 0; i < t->n_fds; i++) {
 		const FdinfoEntry *fe = t->fds[i];
@@ -406,6 +420,9 @@ int files_validate(int dirfd, struct rst_task *t)
 		switch (fe->type) {
 		case FD_TYPE__FD_REG:
 			ret = validate_reg(t, fe);
+			break;
+		case FD_TYPE__FD_PIPE:
+			ret = pipes_validate(t, fe);
 			break;
 		default:
 			pr_err("PID %d: fd %u is of unknown type %d\n", t->pid,
@@ -504,7 +521,10 @@ int files_create(struct rst_tree *tree)
 
 			if (descs.fd[fe->id] >= 0)
 				continue;
-			fd = open_reg(t, fe);
+			if (fe->type == FD_TYPE__FD_PIPE)
+				fd = pipes_open(t, fe);
+			else
+				fd = open_reg(t, fe);
 			if (fd < 0)
 				return -1;
 			descs.fd[fe->id] = fd;
@@ -524,6 +544,7 @@ void files_release(void)
 	free(descs.fd);
 	descs.fd = NULL;
 	descs.n = 0;
+	pipes_release();
 }
 
 /* Close every fd the task inherited from the restorer, but criu-lite's pidfd. */
@@ -559,8 +580,8 @@ static const char *desc_name(const FdinfoEntry *fe, char *buf, size_t size)
 {
 	const RegFileEntry *rf;
 
-	(void)buf;
-	(void)size;
+	if (fe->type == FD_TYPE__FD_PIPE)
+		return pipes_name(fe->id, buf, size);
 	rf = reg_file_find(fe->id);
 	return rf ? rf->path : "?";
 }

@@ -35,6 +35,9 @@ ZDTM_TESTS := \
 	creds \
 	fds \
 	fds_shared \
+	pipes \
+	fifo \
+	pipeline \
 	static \
 	pstree \
 	threads \
