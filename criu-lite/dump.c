@@ -262,15 +262,24 @@ static int scratch_release(struct dump_task *t)
 /*
  * What only the thread itself can tell: altstack, clear_tid address...; and,
  * through the leader, what only the process can: handlers, brk, timers...
+ * Every signal is blocked meanwhile: one that arrives while the tree is
+ * frozen (a SIGCHLD from a child that exited just before the freeze) would
+ * otherwise stop the injected call; it stays pending and is dumped as such.
  */
 static int dump_thread_remote(struct dump_task *t, size_t i)
 {
 	ThreadCoreEntry *tc = task_thread_core(t->core, i);
 	pid_t tid = t->tids[i];
+	uint64_t blocked;
 	int ret;
 
-	if (remote_start(&t->remote, tid, REMOTE_SYSCALL_STOPS, t->syscall_ip))
+	if (ptrace_get_sigmask(tid, &blocked) ||
+	    ptrace_set_sigmask(tid, ~0ULL))
 		return -1;
+	if (remote_start(&t->remote, tid, REMOTE_SYSCALL_STOPS, t->syscall_ip)) {
+		ptrace_set_sigmask(tid, blocked);
+		return -1;
+	}
 	ret = scratch_setup(t, tc->regs->sp);
 	if (!ret && i == 0)
 		ret = signals_dump(t) || creds_dump(t) || misc_dump(t) ||
@@ -278,9 +287,10 @@ static int dump_thread_remote(struct dump_task *t, size_t i)
 	if (!ret)
 		ret = signals_dump_thread(t, tid, tc) ||
 		      misc_dump_thread(t, tid, tc);
+	tc->blocked = blocked;	/* signals_dump_thread() read ours */
 	if (scratch_release(t))
 		ret = -1;
-	if (remote_finish(&t->remote))
+	if (remote_finish(&t->remote) || ptrace_set_sigmask(tid, blocked))
 		ret = -1;
 	return ret ? -1 : 0;
 }
