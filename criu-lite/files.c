@@ -327,7 +327,9 @@ int files_dump(int dirfd, struct dump_tree *tree)
  * cost of this way: criu-lite holds every description open until the tree is
  * rebuilt (its RLIMIT_NOFILE is raised to the hard limit), and the tasks must
  * be allowed to ptrace criu-lite (they are root until creds_restore()).
- * Measured: see the fds_many numbers in README.md.
+ * Measured on one process: restore takes about 20 us more per description
+ * of a regular file (open and lseek here, pidfd_getfd there) and 5 us per
+ * pipe fd (README.md, "Pipes and FIFOs").
  */
 
 static RegFileEntry **reg_files;
