@@ -11,6 +11,7 @@
 #include "mm.pb-c.h"
 #include "pagemap.pb-c.h"
 #include "pidref.h"
+#include "pipe.pb-c.h"
 #include "ptrace.h"
 #include "pstree.pb-c.h"
 #include "regfile.pb-c.h"

@@ -262,6 +262,9 @@ static int scratch_release(struct dump_task *t)
 /*
  * What only the thread itself can tell: altstack, clear_tid address...; and,
  * through the leader, what only the process can: handlers, brk, timers...
+ * Every signal is blocked meanwhile: one that arrives while the tree is
+ * frozen (a SIGCHLD from a child that exited just before the freeze) would
+ * otherwise stop the injected call; it stays pending and is dumped as such.
  */
 static int dump_thread_remote(struct dump_task *t, size_t i)
 {

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
@@ -17,11 +18,13 @@
 
 #include "images.h"
 #include "log.h"
+#include "syscalls.h"
 #include "task.h"
 
 struct files_dumper {
 	struct dump_task *t;
 	struct cr_img *img;
+	struct pipes_dumper *pd;
 	size_t cap;
 	unsigned int next_id;
 	struct dumped_file {
@@ -30,18 +33,20 @@ struct files_dumper {
 		dev_t dev;
 		ino_t ino;
 		unsigned int id;
+		FdType type;
 	} *seen;
 	size_t n_seen;
 };
 
-#define KCMP_FILE 0
+#define KCMP_FILE	0
+#define KCMP_FILES	2
 
 /*
  * An fd sharing its open file description with one dumped before, in this
  * task or another: its id.
  */
-static unsigned int shared_file_id(struct files_dumper *fdd, int fd,
-				   const struct stat *st)
+static const struct dumped_file *shared_file(struct files_dumper *fdd, int fd,
+					     const struct stat *st)
 {
 	pid_t pid = fdd->t->pid;
 	size_t i;
@@ -51,13 +56,13 @@ static unsigned int shared_file_id(struct files_dumper *fdd, int fd,
 
 		if (df->dev == st->st_dev && df->ino == st->st_ino &&
 		    syscall(SYS_kcmp, df->pid, pid, KCMP_FILE, df->fd, fd) == 0)
-			return df->id;
+			return df;
 	}
-	return 0;
+	return NULL;
 }
 
 static int remember_file(struct files_dumper *fdd, int fd,
-			 const struct stat *st, unsigned int id)
+			 const struct stat *st, unsigned int id, FdType type)
 {
 	struct dumped_file *n = realloc(fdd->seen,
 					(fdd->n_seen + 1) * sizeof(*n));
@@ -68,7 +73,7 @@ static int remember_file(struct files_dumper *fdd, int fd,
 	}
 	fdd->seen = n;
 	n[fdd->n_seen++] = (struct dumped_file){ fdd->t->pid, fd, st->st_dev,
-						 st->st_ino, id };
+						 st->st_ino, id, type };
 	return 0;
 }
 
@@ -105,29 +110,19 @@ static const char *fd_kind(mode_t mode, const char *link)
 	return "file";
 }
 
-static int dump_one_fd(pid_t pid, int fd, void *arg)
+/* A pipe (pipe:[N]) or a FIFO (by path), a file, or neither: refused. */
+static int fd_supported(pid_t pid, int fd, const struct stat *st,
+			const char *link, FdType *type)
 {
-	struct files_dumper *fdd = arg;
-	struct dump_task *t = fdd->t;
-	char name[64], link[4096];
-	struct proc_fdinfo fi;
-	RegFileEntry rf = REG_FILE_ENTRY__INIT;
-	FdinfoEntry *fe;
-	struct stat st;
-
-	snprintf(name, sizeof(name), "fd/%d", fd);
-	if (proc_readlink(pid, name, link, sizeof(link)))
-		return -1;
-	snprintf(name, sizeof(name), "/proc/%d/fd/%d", pid, fd);
-	if (stat(name, &st)) {
-		pr_perror("PID %d: can't stat fd %d (%s)", pid, fd, link);
-		return -1;
-	}
+	*type = S_ISFIFO(st->st_mode) ? FD_TYPE__FD_PIPE : FD_TYPE__FD_REG;
+	if (S_ISFIFO(st->st_mode) && !strncmp(link, "pipe:", 5))
+		return 0;
 	if (link[0] != '/' ||
-	    !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) ||
-	      (S_ISCHR(st.st_mode) && simple_chrdev(st.st_rdev)))) {
+	    !(S_ISREG(st->st_mode) || S_ISDIR(st->st_mode) ||
+	      S_ISFIFO(st->st_mode) ||
+	      (S_ISCHR(st->st_mode) && simple_chrdev(st->st_rdev)))) {
 		pr_err("PID %d: fd %d is a %s (%s), which criu-lite can't dump yet\n",
-		       pid, fd, fd_kind(st.st_mode, link), link);
+		       pid, fd, fd_kind(st->st_mode, link), link);
 		return -1;
 	}
 	if (strstr(link, " (deleted)")) {
@@ -135,26 +130,34 @@ static int dump_one_fd(pid_t pid, int fd, void *arg)
 		       pid, fd, link);
 		return -1;
 	}
-	if (proc_parse_fdinfo(pid, fd, &fi))
-		return -1;
+	return 0;
+}
 
-	rf.id = shared_file_id(fdd, fd, &st);
-	if (rf.id)
-		goto add_fd;
-	rf.id = ++fdd->next_id;
-	rf.path = link;
-	rf.flags = fi.flags & ~O_CLOEXEC;
-	rf.pos = fi.pos;
-	rf.mode = st.st_mode;
-	rf.size = st.st_size;
-	if (S_ISCHR(st.st_mode)) {
+static int dump_reg(struct files_dumper *fdd, const char *link,
+		    const struct stat *st, const struct proc_fdinfo *fi,
+		    uint32_t id)
+{
+	RegFileEntry rf = REG_FILE_ENTRY__INIT;
+
+	rf.id = id;
+	rf.path = (char *)link;
+	rf.flags = fi->flags & ~O_CLOEXEC;
+	rf.pos = fi->pos;
+	rf.mode = st->st_mode;
+	rf.size = st->st_size;
+	if (S_ISCHR(st->st_mode)) {
 		rf.has_rdev = 1;
-		rf.rdev = st.st_rdev;
+		rf.rdev = st->st_rdev;
 	}
-	if (img_write_msg(fdd->img, &rf.base) ||
-	    remember_file(fdd, fd, &st, rf.id))
-		return -1;
-add_fd:
+	return img_write_msg(fdd->img, &rf.base);
+}
+
+static int add_fdinfo(struct files_dumper *fdd, int fd, int cloexec,
+		      FdType type, uint32_t id)
+{
+	struct dump_task *t = fdd->t;
+	FdinfoEntry *fe;
+
 	if (t->n_fds == fdd->cap) {
 		FdinfoEntry **nf;
 
@@ -171,13 +174,50 @@ add_fd:
 		return -1;
 	fdinfo_entry__init(fe);
 	fe->fd = fd;
-	fe->cloexec = !!(fi.flags & O_CLOEXEC);
-	fe->type = FD_TYPE__FD_REG;
-	fe->id = rf.id;
+	fe->cloexec = cloexec;
+	fe->type = type;
+	fe->id = id;
 	t->fds[t->n_fds++] = fe;
+	return 0;
+}
+
+static int dump_one_fd(pid_t pid, int fd, void *arg)
+{
+	struct files_dumper *fdd = arg;
+	const struct dumped_file *df;
+	char name[64], link[4096];
+	struct proc_fdinfo fi;
+	struct stat st;
+	FdType type;
+	uint32_t id;
+	int ret;
+
+	snprintf(name, sizeof(name), "fd/%d", fd);
+	if (proc_readlink(pid, name, link, sizeof(link)))
+		return -1;
+	snprintf(name, sizeof(name), "/proc/%d/fd/%d", pid, fd);
+	if (stat(name, &st)) {
+		pr_perror("PID %d: can't stat fd %d (%s)", pid, fd, link);
+		return -1;
+	}
+	if (fd_supported(pid, fd, &st, link, &type) ||
+	    proc_parse_fdinfo(pid, fd, &fi))
+		return -1;
+	df = shared_file(fdd, fd, &st);
+	if (df)
+		return add_fdinfo(fdd, fd, !!(fi.flags & O_CLOEXEC), df->type,
+				  df->id);
+	id = ++fdd->next_id;
+	if (type == FD_TYPE__FD_PIPE)
+		ret = pipes_dump_end(fdd->pd, pid, fd, &st, link,
+				     fi.flags & ~O_CLOEXEC, id);
+	else
+		ret = dump_reg(fdd, link, &st, &fi, id);
+	if (ret || remember_file(fdd, fd, &st, id, type))
+		return -1;
 	pr_debug("PID %d: fd %d -> %s flags %#o pos %" PRIu64 "\n", pid, fd,
 		 link, fi.flags, fi.pos);
-	return 0;
+	return add_fdinfo(fdd, fd, !!(fi.flags & O_CLOEXEC), type, id);
 }
 
 static int fdinfo_write(int dirfd, struct dump_task *t)
@@ -194,6 +234,47 @@ static int fdinfo_write(int dirfd, struct dump_task *t)
 	return img_close_write(img) || i < t->n_fds ? -1 : 0;
 }
 
+/* kcmp(KCMP_FILES) orders fd tables: equal ones end up side by side */
+static int cmp_fd_tables(const void *a, const void *b)
+{
+	const struct dump_task *x = *(struct dump_task *const *)a;
+	const struct dump_task *y = *(struct dump_task *const *)b;
+	long r = syscall(SYS_kcmp, x->pid, y->pid, KCMP_FILES, 0, 0);
+
+	return r == 1 ? -1 : r == 2 ? 1 : 0;
+}
+
+/*
+ * Processes sharing one fd table (clone(CLONE_FILES) without CLONE_THREAD)
+ * would come back with a table each: refused until restore can share them.
+ */
+static int check_shared_tables(struct dump_tree *tree)
+{
+	struct dump_task **v;
+	size_t i, n = 0;
+	int ret = 0;
+
+	v = malloc(tree->n * sizeof(*v));
+	if (!v) {
+		pr_err("Out of memory comparing fd tables\n");
+		return -1;
+	}
+	for (i = 0; i < tree->n; i++)
+		if (!tree->tasks[i]->zombie)
+			v[n++] = tree->tasks[i];
+	qsort(v, n, sizeof(*v), cmp_fd_tables);
+	for (i = 1; i < n && !ret; i++) {
+		if (syscall(SYS_kcmp, v[i - 1]->pid, v[i]->pid, KCMP_FILES, 0,
+			    0))
+			continue;
+		pr_err("PID %d shares its fd table with PID %d (clone CLONE_FILES), which criu-lite can't dump yet\n",
+		       v[i]->pid, v[i - 1]->pid);
+		ret = -1;
+	}
+	free(v);
+	return ret;
+}
+
 /* One reg-files.img for the tree, one fdinfo image per process. */
 int files_dump(int dirfd, struct dump_tree *tree)
 {
@@ -201,9 +282,16 @@ int files_dump(int dirfd, struct dump_tree *tree)
 	size_t i;
 	int ret = 0;
 
+	if (check_shared_tables(tree))
+		return -1;
 	fdd.img = create_image(dirfd, IMG_REG_FILES, 0);
 	if (!fdd.img)
 		return -1;
+	fdd.pd = pipes_dump_start(dirfd);
+	if (!fdd.pd) {
+		img_close_write(fdd.img);
+		return -1;
+	}
 	for (i = 0; i < tree->n && !ret; i++) {
 		if (tree->tasks[i]->zombie)
 			continue;
@@ -214,15 +302,44 @@ int files_dump(int dirfd, struct dump_tree *tree)
 			ret = fdinfo_write(dirfd, fdd.t);
 	}
 	free(fdd.seen);
+	ret |= pipes_dump_finish(fdd.pd);
 	if (img_close_write(fdd.img) || ret)
 		return -1;
 	return 0;
 }
 
-/* Restore side */
+/*
+ * Restore side.
+ *
+ * criu-lite itself opens every open file description of the tree once
+ * (files_create), while all tasks are stopped, and each task takes the ones
+ * its fds name with an injected pidfd_getfd() on criu-lite's pidfd, which
+ * every task inherited from the restorer at the same fd number (sync_setup
+ * opens it before the tree is forked). pidfd_getfd() duplicates the
+ * description itself, so fds of several tasks come back as one description
+ * again: one offset, one set of status flags.
+ *
+ * The other ways: the first task to restore a description opens it and the
+ * later ones pidfd_getfd() it from that task; but with --pidns, or across
+ * nested PID namespaces, a later task may not see the first one's PID to
+ * pidfd_open() it. SCM_RIGHTS over a unix socket costs a socket per task and
+ * more injected calls; opening /proc/CTL/fd/N makes a new description. The
+ * cost of this way: criu-lite holds every description open until the tree is
+ * rebuilt (its RLIMIT_NOFILE is raised to the hard limit), and the tasks must
+ * be allowed to ptrace criu-lite (they are root until creds_restore()).
+ * Measured on one process: restore takes about 20 us more per description
+ * of a regular file (open and lseek here, pidfd_getfd there) and 5 us per
+ * pipe fd (README.md, "Pipes and FIFOs").
+ */
 
 static RegFileEntry **reg_files;
 static size_t n_reg_files;
+
+static struct {
+	int *fd;		/* by id - 1: criu-lite's copy, -1: not yet */
+	size_t n;
+	int ctl;		/* criu-lite's pidfd, as every task inherited it */
+} descs = { .ctl = -1 };
 
 static int reg_files_load(int dirfd)
 {
@@ -265,36 +382,189 @@ static const RegFileEntry *reg_file_find(uint32_t id)
 	return NULL;
 }
 
+static int validate_reg(const struct rst_task *t, const FdinfoEntry *fe)
+{
+	const RegFileEntry *rf = reg_file_find(fe->id);
+	struct stat st;
+
+	if (!rf) {
+		pr_err("PID %d: fd %u refers to file id %u, which reg-files.img does not have\n",
+		       t->pid, fe->fd, fe->id);
+		return -1;
+	}
+	if (stat(rf->path, &st)) {
+		pr_perror("PID %d: fd %u: can't find %s", t->pid, fe->fd,
+			  rf->path);
+		return -1;
+	}
+	if ((st.st_mode & S_IFMT) != (rf->mode & S_IFMT)) {
+		pr_err("PID %d: fd %u: %s is no longer the same kind of file\n",
+		       t->pid, fe->fd, rf->path);
+		return -1;
+	}
+	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size < rf->pos)
+		pr_warn("PID %d: fd %u: %s is now %lld bytes, the offset was %llu\n",
+			t->pid, fe->fd, rf->path, (long long)st.st_size,
+			(unsigned long long)rf->pos);
+	return 0;
+}
+
 int files_validate(int dirfd, struct rst_task *t)
 {
 	size_t i;
 
-	if (reg_files_load(dirfd))
+	if (reg_files_load(dirfd) || pipes_load(dirfd))
 		return -1;
 	for (i = 0; i < t->n_fds; i++) {
 		const FdinfoEntry *fe = t->fds[i];
-		const RegFileEntry *rf = reg_file_find(fe->id);
-		struct stat st;
+		int ret;
 
-		if (!rf) {
-			pr_err("PID %d: fd %u refers to file id %u, which reg-files.img does not have\n",
-			       t->pid, fe->fd, fe->id);
-			return -1;
+		switch (fe->type) {
+		case FD_TYPE__FD_REG:
+			ret = validate_reg(t, fe);
+			break;
+		case FD_TYPE__FD_PIPE:
+			ret = pipes_validate(t, fe);
+			break;
+		default:
+			pr_err("PID %d: fd %u is of unknown type %d\n", t->pid,
+			       fe->fd, fe->type);
+			ret = -1;
 		}
-		if (stat(rf->path, &st)) {
-			pr_perror("PID %d: fd %u: can't find %s", t->pid, fe->fd,
-				  rf->path);
+		if (ret)
 			return -1;
+	}
+	return 0;
+}
+
+/* criu-lite's own copy of a regular file's description */
+static int open_reg(const struct rst_task *t, const FdinfoEntry *fe)
+{
+	const RegFileEntry *rf = reg_file_find(fe->id);
+	int flags = rf->flags & ~(O_CREAT | O_TRUNC | O_EXCL | O_NOCTTY);
+	int fd;
+
+	fd = open(rf->path, flags | O_CLOEXEC);
+	if (fd < 0) {
+		pr_perror("PID %d: can't reopen %s for fd %u", t->pid, rf->path,
+			  fe->fd);
+		return -1;
+	}
+	if (!S_ISCHR(rf->mode) && rf->pos &&
+	    lseek(fd, rf->pos, SEEK_SET) != (off_t)rf->pos) {
+		pr_perror("PID %d: can't seek %s (fd %u) to %llu", t->pid,
+			  rf->path, fe->fd, (unsigned long long)rf->pos);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int descs_alloc(struct rst_tree *tree)
+{
+	uint32_t max = 0;
+	size_t i, j;
+
+	for (i = 0; i < tree->n_tasks; i++)
+		for (j = 0; j < tree->tasks[i].n_fds; j++)
+			if (tree->tasks[i].fds[j]->id > max)
+				max = tree->tasks[i].fds[j]->id;
+	descs.fd = malloc((max + 1) * sizeof(int));
+	if (!descs.fd) {
+		pr_err("Out of memory for %u file descriptions\n", max);
+		return -1;
+	}
+	for (i = 0; i <= max; i++)
+		descs.fd[i] = -1;
+	descs.n = max + 1;
+	return 0;
+}
+
+/* Room for N more fds in criu-lite, which holds every description. */
+static int raise_nofile(size_t n)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return 0;
+	if (rl.rlim_cur >= n + 64)
+		return 0;
+	if (rl.rlim_max < n + 64) {
+		pr_err("The tree holds %zu open file descriptions; criu-lite may only open %llu files (RLIMIT_NOFILE)\n",
+		       n, (unsigned long long)rl.rlim_max);
+		return -1;
+	}
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl)) {
+		pr_perror("Can't raise criu-lite's RLIMIT_NOFILE to %llu",
+			  (unsigned long long)rl.rlim_max);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Open every description of the tree in criu-lite, the first time a task's
+ * fd names it (so a failure names that task and fd).
+ */
+int files_create(struct rst_tree *tree)
+{
+	size_t i, j;
+	int fd;
+
+	descs.ctl = tree->ctl_pidfd;
+	if (descs_alloc(tree) || raise_nofile(2 * descs.n))
+		return -1;
+	for (i = 0; i < tree->n_tasks; i++) {
+		const struct rst_task *t = &tree->tasks[i];
+
+		for (j = 0; j < t->n_fds; j++) {
+			const FdinfoEntry *fe = t->fds[j];
+
+			if (descs.fd[fe->id] >= 0)
+				continue;
+			if (fe->type == FD_TYPE__FD_PIPE)
+				fd = pipes_open(t, fe);
+			else
+				fd = open_reg(t, fe);
+			if (fd < 0)
+				return -1;
+			descs.fd[fe->id] = fd;
 		}
-		if ((st.st_mode & S_IFMT) != (rf->mode & S_IFMT)) {
-			pr_err("PID %d: fd %u: %s is no longer the same kind of file\n",
-			       t->pid, fe->fd, rf->path);
-			return -1;
-		}
-		if (S_ISREG(st.st_mode) && (uint64_t)st.st_size < rf->pos)
-			pr_warn("PID %d: fd %u: %s is now %lld bytes, the offset was %llu\n",
-				t->pid, fe->fd, rf->path, (long long)st.st_size,
-				(unsigned long long)rf->pos);
+	}
+	return 0;
+}
+
+/* Once every task holds its copies: criu-lite's go (a pipe's EOF needs it). */
+void files_release(void)
+{
+	size_t i;
+
+	for (i = 0; i < descs.n; i++)
+		if (descs.fd[i] >= 0)
+			close(descs.fd[i]);
+	free(descs.fd);
+	descs.fd = NULL;
+	descs.n = 0;
+	pipes_release();
+}
+
+/* Close every fd the task inherited from the restorer, but criu-lite's pidfd. */
+int files_close_inherited(struct rst_task *t)
+{
+	long ret = 0;
+
+	if (descs.ctl > 0 &&
+	    remote_syscall(&t->remote, &ret, SYS_close_range, 0, descs.ctl - 1,
+			   0, 0, 0, 0))
+		return -1;
+	if (!ret && remote_syscall(&t->remote, &ret, SYS_close_range,
+				   descs.ctl + 1, ~0U, 0, 0, 0, 0))
+		return -1;
+	if (ret) {
+		errno = -ret;
+		pr_perror("PID %d: close_range", t->pid);
+		return -1;
 	}
 	return 0;
 }
@@ -306,6 +576,16 @@ static long fcall(struct rst_task *t, long nr, long a1, long a2, long a3)
 	if (remote_syscall(&t->remote, &ret, nr, a1, a2, a3, 0, 0, 0))
 		return -EIO;
 	return ret;
+}
+
+static const char *desc_name(const FdinfoEntry *fe, char *buf, size_t size)
+{
+	const RegFileEntry *rf;
+
+	if (fe->type == FD_TYPE__FD_PIPE)
+		return pipes_name(fe->id, buf, size);
+	rf = reg_file_find(fe->id);
+	return rf ? rf->path : "?";
 }
 
 /* An fd sharing its file description with an earlier one is a dup of it. */
@@ -330,57 +610,86 @@ static int restore_dup_fd(struct rst_task *t, const FdinfoEntry *fe, size_t idx)
 	return 0;
 }
 
-static int restore_one_fd(struct rst_task *t, const FdinfoEntry *fe, size_t idx)
+/* Take criu-lite's copy of the description through the pidfd in slot CTL. */
+static int restore_one_fd(struct rst_task *t, const FdinfoEntry *fe, size_t idx,
+			  int ctl)
 {
-	const RegFileEntry *rf = reg_file_find(fe->id);
-	int flags = rf->flags & ~(O_CREAT | O_TRUNC | O_EXCL | O_NOCTTY);
-	uint64_t addr;
+	char name[64];
 	long fd, ret;
 
 	ret = restore_dup_fd(t, fe, idx);
 	if (ret)
 		return ret < 0 ? -1 : 0;
-
-	addr = scratch_put(&t->remote, 0, rf->path, strlen(rf->path) + 1);
-	fd = fcall(t, SYS_openat, AT_FDCWD, addr,
-		   flags | (fe->cloexec ? O_CLOEXEC : 0));
+	fd = fcall(t, __NR_pidfd_getfd, ctl, descs.fd[fe->id], 0);
 	if (fd < 0) {
 		errno = -fd;
-		pr_perror("PID %d: can't reopen %s as fd %u", t->pid, rf->path,
-			  fe->fd);
+		pr_perror("PID %d: can't take %s for fd %u from criu-lite (pidfd_getfd)",
+			  t->pid, desc_name(fe, name, sizeof(name)), fe->fd);
 		return -1;
 	}
-	if (fd != (long)fe->fd) {
-		ret = fcall(t, SYS_dup3, fd, fe->fd, fe->cloexec ? O_CLOEXEC : 0);
+	/* pidfd_getfd() sets FD_CLOEXEC */
+	if (fd == (long)fe->fd)
+		ret = fe->cloexec ? 0 : fcall(t, SYS_fcntl, fd, F_SETFD, 0);
+	else
+		ret = fcall(t, SYS_dup3, fd, fe->fd,
+			    fe->cloexec ? O_CLOEXEC : 0);
+	if (fd != (long)fe->fd)
 		fcall(t, SYS_close, fd, 0, 0);
-		if (ret < 0) {
-			errno = -ret;
-			pr_perror("PID %d: can't move %s to fd %u", t->pid,
-				  rf->path, fe->fd);
-			return -1;
-		}
-	}
-	if (!S_ISCHR(rf->mode) && rf->pos) {
-		ret = fcall(t, SYS_lseek, fe->fd, rf->pos, SEEK_SET);
-		if (ret != (long)rf->pos) {
-			errno = ret < 0 ? -ret : EIO;
-			pr_perror("PID %d: can't seek fd %u (%s) to %llu", t->pid,
-				  fe->fd, rf->path, (unsigned long long)rf->pos);
-			return -1;
-		}
+	if (ret < 0) {
+		errno = -ret;
+		pr_perror("PID %d: can't move %s to fd %u", t->pid,
+			  desc_name(fe, name, sizeof(name)), fe->fd);
+		return -1;
 	}
 	return 0;
 }
 
-/* fds are restored in increasing order, so a temporary fd never lands on one still to come */
-int files_restore(struct rst_task *t, int dirfd)
+/* The lowest fd number the task's table does not use (fds are sorted). */
+static int free_slot(const struct rst_task *t)
+{
+	uint32_t want = 0;
+	size_t i;
+
+	for (i = 0; i < t->n_fds && t->fds[i]->fd == want; i++)
+		want++;
+	return want;
+}
+
+static int in_table(const struct rst_task *t, int fd)
 {
 	size_t i;
 
-	if (reg_files_load(dirfd))
-		return -1;
 	for (i = 0; i < t->n_fds; i++)
-		if (restore_one_fd(t, t->fds[i], i))
-			return -1;
+		if (t->fds[i]->fd == (uint32_t)fd)
+			return 1;
 	return 0;
+}
+
+/*
+ * fds are restored in increasing order, so the lowest free fd that
+ * pidfd_getfd() returns never lands on one still to come; criu-lite's pidfd
+ * first moves out of the way if the table uses its number.
+ */
+int files_restore(struct rst_task *t, int dirfd)
+{
+	int ctl = descs.ctl, ret = 0;
+	size_t i;
+	long r;
+
+	(void)dirfd;
+	if (in_table(t, ctl)) {
+		ctl = free_slot(t);
+		r = fcall(t, SYS_dup3, descs.ctl, ctl, O_CLOEXEC);
+		if (r < 0) {
+			errno = -r;
+			pr_perror("PID %d: no room for criu-lite's pidfd at fd %d",
+				  t->pid, ctl);
+			return -1;
+		}
+		fcall(t, SYS_close, descs.ctl, 0, 0);
+	}
+	for (i = 0; i < t->n_fds && !ret; i++)
+		ret = restore_one_fd(t, t->fds[i], i, ctl);
+	fcall(t, SYS_close, ctl, 0, 0);
+	return ret;
 }

@@ -25,6 +25,9 @@ const struct img_kind img_kinds[IMG_NR_KINDS] = {
 				&restore_stats_entry__descriptor },
 	[IMG_SHMEM] = { KIND(10), "shmem-%u.img", &shmem_entry__descriptor,
 			&pagemap_entry__descriptor },
+	[IMG_PIPES] = { KIND(11), "pipes.img", NULL, &pipe_entry__descriptor },
+	[IMG_PIPES_DATA] = { KIND(12), "pipes-data.img", NULL,
+			     &pipe_data_entry__descriptor },
 };
 
 const char *image_name(enum img_kind_id kind, unsigned int id, char *buf,

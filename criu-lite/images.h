@@ -21,6 +21,8 @@ enum img_kind_id {
 	IMG_STATS_DUMP,
 	IMG_STATS_RESTORE,
 	IMG_SHMEM,
+	IMG_PIPES,
+	IMG_PIPES_DATA,
 	IMG_NR_KINDS,
 };
 

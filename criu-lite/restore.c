@@ -290,20 +290,6 @@ static int seize_task(struct rst_task *t)
 	return 0;
 }
 
-static int close_all_fds(struct rst_task *t)
-{
-	long ret;
-
-	if (remote_syscall(&t->remote, &ret, SYS_close_range, 0, ~0U, 0, 0, 0, 0))
-		return -1;
-	if (ret) {
-		errno = -ret;
-		pr_perror("PID %d: close_range", t->pid);
-		return -1;
-	}
-	return 0;
-}
-
 /*
  * A thread is cloned by the leader through the trampoline (its registers
  * are set after: it never runs the code after the syscall) and rebuilt the
@@ -395,7 +381,7 @@ static int rebuild_task(struct rst_task *t)
 	r->saved.rsp = r->scratch + r->scratch_len - 64;
 	if (ptrace_set_sigmask(t->pid, ~0ULL))
 		return -1;
-	if (misc_restore(t) || close_all_fds(t) || mm_restore_layout(t) ||
+	if (misc_restore(t) || files_close_inherited(t) || mm_restore_layout(t) ||
 	    pages_restore(t) || mm_restore_finish(t) || mm_restore_fields(t) ||
 	    rlimits_restore(t) || files_restore(t, t->dirfd) ||
 	    misc_restore_late(t) || signals_restore(t) ||
@@ -498,11 +484,13 @@ static int restore_tree(struct rst_tree *tree)
 		if (seize_task(&tree->tasks[i]))
 			return -1;
 	/* after the fork: the tasks need not inherit criu-lite's copies */
-	if (shmem_create(tree, tree->tasks[0].dirfd))
+	if (shmem_create(tree, tree->tasks[0].dirfd) || files_create(tree))
 		return -1;
 	for (i = 0; i < tree->n_tasks; i++)
 		if (rebuild_task(&tree->tasks[i]))
 			return -1;
+	/* every task holds its fds: a pipe's other end is theirs alone now */
+	files_release();
 	/* while every task is stopped: no layout can change under the advice */
 	if (coldmark_restore(tree) || pstree_finish(tree) || detach_all(tree))
 		return -1;

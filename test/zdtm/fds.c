@@ -9,10 +9,8 @@
  * together, O_APPEND appends, the devices read and write as they should).
  */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/kcmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,124 +19,6 @@
 #include <unistd.h>
 
 #include "zdtmtst.h"
-
-#define MAXFD 64
-
-struct fdstate {
-	int fd;
-	char path[PATH_MAX];
-	int fl, fdfl;
-	off_t pos;
-	dev_t dev, rdev;
-	ino_t ino;
-};
-
-struct snap {
-	int n;
-	struct fdstate f[MAXFD];
-	unsigned char same[MAXFD][MAXFD]; /* kcmp(KCMP_FILE) == 0 */
-};
-
-static int cmp_int(const void *a, const void *b)
-{
-	return *(const int *)a - *(const int *)b;
-}
-
-static void snapshot(struct snap *s)
-{
-	int fds[MAXFD], n = 0, dfd, i, j;
-	struct dirent *de;
-	DIR *d;
-
-	d = opendir("/proc/self/fd");
-	if (!d)
-		fail("opendir /proc/self/fd: %m");
-	dfd = dirfd(d);
-	while ((de = readdir(d))) {
-		int fd;
-
-		if (de->d_name[0] == '.')
-			continue;
-		fd = atoi(de->d_name);
-		if (fd == dfd)
-			continue;
-		if (n == MAXFD)
-			fail("too many fds");
-		fds[n++] = fd;
-	}
-	closedir(d);
-	qsort(fds, n, sizeof(int), cmp_int);
-
-	memset(s, 0, sizeof(*s));
-	s->n = n;
-	for (i = 0; i < n; i++) {
-		struct fdstate *f = &s->f[i];
-		char link[64];
-		struct stat st;
-		ssize_t len;
-
-		f->fd = fds[i];
-		snprintf(link, sizeof(link), "/proc/self/fd/%d", f->fd);
-		len = readlink(link, f->path, sizeof(f->path) - 1);
-		if (len < 0)
-			fail("readlink %s: %m", link);
-		f->path[len] = '\0';
-		f->fl = fcntl(f->fd, F_GETFL);
-		f->fdfl = fcntl(f->fd, F_GETFD);
-		f->pos = lseek(f->fd, 0, SEEK_CUR);
-		if (fstat(f->fd, &st))
-			fail("fstat %d: %m", f->fd);
-		f->dev = st.st_dev;
-		f->rdev = st.st_rdev;
-		f->ino = st.st_ino;
-	}
-	for (i = 0; i < n; i++)
-		for (j = 0; j < n; j++) {
-			long r = syscall(SYS_kcmp, getpid(), getpid(), KCMP_FILE,
-					 fds[i], fds[j]);
-
-			if (r < 0)
-				fail("kcmp: %m");
-			s->same[i][j] = r == 0;
-		}
-}
-
-static void compare(const struct snap *a, const struct snap *b)
-{
-	int i, j;
-
-	for (i = 0, j = 0; i < a->n || j < b->n;) {
-		if (j >= b->n || (i < a->n && a->f[i].fd < b->f[j].fd))
-			fail("fd %d (%s) is missing", a->f[i].fd, a->f[i].path);
-		if (i >= a->n || b->f[j].fd < a->f[i].fd)
-			fail("extra fd %d (%s)", b->f[j].fd, b->f[j].path);
-		i++;
-		j++;
-	}
-	for (i = 0; i < a->n; i++) {
-		const struct fdstate *x = &a->f[i], *y = &b->f[i];
-
-		if (strcmp(x->path, y->path))
-			fail("fd %d: path %s -> %s", x->fd, x->path, y->path);
-		if (x->fl != y->fl)
-			fail("fd %d (%s): open flags %#o -> %#o", x->fd, x->path,
-			     x->fl, y->fl);
-		if (x->fdfl != y->fdfl)
-			fail("fd %d (%s): fd flags %#x -> %#x", x->fd, x->path,
-			     x->fdfl, y->fdfl);
-		if (x->pos != y->pos)
-			fail("fd %d (%s): offset %ld -> %ld", x->fd, x->path,
-			     (long)x->pos, (long)y->pos);
-		if (x->dev != y->dev || x->ino != y->ino || x->rdev != y->rdev)
-			fail("fd %d (%s): another file now", x->fd, x->path);
-	}
-	for (i = 0; i < a->n; i++)
-		for (j = 0; j < a->n; j++)
-			if (a->same[i][j] != b->same[i][j])
-				fail("fds %d and %d %s share a file description",
-				     a->f[i].fd, a->f[j].fd,
-				     b->same[i][j] ? "now" : "no longer");
-}
 
 static void make_file(const char *name, size_t len, uint32_t seed)
 {
@@ -169,7 +49,7 @@ static void at(int want, int fd)
 
 int main(int argc, char **argv)
 {
-	static struct snap s0, s1;
+	static struct test_fds s0;
 	char buf[64], zero[64] = { 0 };
 	struct stat st;
 	off_t app_size;
@@ -207,13 +87,12 @@ int main(int argc, char **argv)
 	app_size = st.st_size;
 
 	test_msg("fds set up"); /* no more writes to 1/2 until the check */
-	snapshot(&s0);
+	test_fds_snapshot(&s0);
 
 	test_daemon();
 	test_waitsig();
 
-	snapshot(&s1);
-	compare(&s0, &s1);
+	test_fds_check(&s0);
 
 	/* Offsets: read at 1234 through 17, and 18 moved with it. */
 	if (read(17, buf, sizeof(buf)) != sizeof(buf))

@@ -2,8 +2,9 @@
 /*
  * Dumped while blocked in read() on an empty pipe (both ends held by this
  * process): after restore it keeps waiting and returns EINTR only once the
- * SIGTERM handler has run; the pipe is still one pipe afterwards.
- * (Pipes come in a later issue: see unsupported.list.)
+ * SIGTERM handler has run; the pipe is still one pipe afterwards. (Its
+ * inode number is the kernel's to choose: a restored pipe is a new pipe,
+ * so only that both ends are of one pipe is checked, not the number.)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -53,8 +54,7 @@ int main(int argc, char **argv)
 		fail("read returned EINTR but no signal was delivered");
 
 	pipe_ids(p, r1, w1, sizeof(r1));
-	if (strcmp(r0, r1) || strcmp(w0, w1) || strcmp(r1, w1) ||
-	    strncmp(r1, "pipe:", 5))
+	if (strcmp(r0, w0) || strcmp(r1, w1) || strncmp(r1, "pipe:", 5))
 		fail("pipe ends changed: %s %s -> %s %s", r0, w0, r1, w1);
 	if (write(p[1], "world", 5) != 5 || read(p[0], buf, 5) != 5 ||
 	    memcmp(buf, "world", 5))

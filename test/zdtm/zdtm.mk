@@ -34,6 +34,10 @@ ZDTM_TESTS := \
 	chroot \
 	creds \
 	fds \
+	fds_shared \
+	pipes \
+	fifo \
+	pipeline \
 	static \
 	pstree \
 	threads \

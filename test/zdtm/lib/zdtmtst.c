@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <linux/kcmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -438,4 +441,142 @@ int test_reap_children(void)
 void test_child_pass(void)
 {
 	_exit(0);
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+static int list_fds(int *fds)
+{
+	struct dirent *de;
+	int n = 0, dfd;
+	DIR *d;
+
+	d = opendir("/proc/self/fd");
+	if (!d)
+		fail("opendir /proc/self/fd: %m");
+	dfd = dirfd(d);
+	while ((de = readdir(d))) {
+		int fd;
+
+		if (de->d_name[0] == '.')
+			continue;
+		fd = atoi(de->d_name);
+		if (fd == dfd)
+			continue;
+		if (n == TEST_MAXFD)
+			fail("more than %d fds", TEST_MAXFD);
+		fds[n++] = fd;
+	}
+	closedir(d);
+	qsort(fds, n, sizeof(int), cmp_int);
+	return n;
+}
+
+static void fd_state(struct test_fd *f)
+{
+	char link[64];
+	struct stat st;
+	ssize_t len;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", f->fd);
+	len = readlink(link, f->path, sizeof(f->path) - 1);
+	if (len < 0)
+		fail("readlink %s: %m", link);
+	f->path[len] = '\0';
+	f->fl = fcntl(f->fd, F_GETFL);
+	f->fdfl = fcntl(f->fd, F_GETFD);
+	f->pos = lseek(f->fd, 0, SEEK_CUR);
+	if (fstat(f->fd, &st))
+		fail("fstat %d: %m", f->fd);
+	f->dev = st.st_dev;
+	f->rdev = st.st_rdev;
+	f->ino = st.st_ino;
+	f->pipe_sz = S_ISFIFO(st.st_mode) ? fcntl(f->fd, F_GETPIPE_SZ) : 0;
+	/* a new pipe is a new inode: only what it is can stay */
+	if (!strncmp(f->path, "pipe:", 5)) {
+		strcpy(f->path, "pipe");
+		f->dev = f->ino = 0;
+	}
+}
+
+void test_fds_snapshot(struct test_fds *s)
+{
+	int fds[TEST_MAXFD], n, i, j;
+	struct stat a, b;
+
+	n = list_fds(fds);
+	memset(s, 0, sizeof(*s));
+	s->n = n;
+	for (i = 0; i < n; i++) {
+		s->f[i].fd = fds[i];
+		fd_state(&s->f[i]);
+	}
+	for (i = 0; i < n; i++)
+		for (j = 0; j < n; j++) {
+			long r = syscall(SYS_kcmp, getpid(), getpid(), KCMP_FILE,
+					 fds[i], fds[j]);
+
+			if (r < 0 || fstat(fds[i], &a) || fstat(fds[j], &b))
+				fail("kcmp/fstat: %m");
+			s->same[i][j] = r == 0;
+			s->same_obj[i][j] = a.st_dev == b.st_dev &&
+					    a.st_ino == b.st_ino;
+		}
+}
+
+static void compare_fd(const struct test_fd *x, const struct test_fd *y)
+{
+	if (strcmp(x->path, y->path))
+		fail("fd %d: path %s -> %s", x->fd, x->path, y->path);
+	if (x->fl != y->fl)
+		fail("fd %d (%s): open flags %#o -> %#o", x->fd, x->path, x->fl,
+		     y->fl);
+	if (x->fdfl != y->fdfl)
+		fail("fd %d (%s): fd flags %#x -> %#x", x->fd, x->path, x->fdfl,
+		     y->fdfl);
+	if (x->pos != y->pos)
+		fail("fd %d (%s): offset %ld -> %ld", x->fd, x->path,
+		     (long)x->pos, (long)y->pos);
+	if (x->dev != y->dev || x->ino != y->ino || x->rdev != y->rdev)
+		fail("fd %d (%s): another file now", x->fd, x->path);
+	if (x->pipe_sz != y->pipe_sz)
+		fail("fd %d (%s): pipe capacity %d -> %d", x->fd, x->path,
+		     x->pipe_sz, y->pipe_sz);
+}
+
+static void test_fds_compare(const struct test_fds *a,
+			     const struct test_fds *b)
+{
+	int i, j;
+
+	for (i = 0, j = 0; i < a->n || j < b->n; i++, j++) {
+		if (j >= b->n || (i < a->n && a->f[i].fd < b->f[j].fd))
+			fail("fd %d (%s) is missing", a->f[i].fd, a->f[i].path);
+		if (i >= a->n || b->f[j].fd < a->f[i].fd)
+			fail("extra fd %d (%s)", b->f[j].fd, b->f[j].path);
+	}
+	for (i = 0; i < a->n; i++)
+		compare_fd(&a->f[i], &b->f[i]);
+	for (i = 0; i < a->n; i++)
+		for (j = 0; j < a->n; j++) {
+			if (a->same[i][j] != b->same[i][j])
+				fail("fds %d and %d %s share a file description",
+				     a->f[i].fd, a->f[j].fd,
+				     b->same[i][j] ? "now" : "no longer");
+			if (a->same_obj[i][j] != b->same_obj[i][j])
+				fail("fds %d and %d %s refer to one object",
+				     a->f[i].fd, a->f[j].fd,
+				     b->same_obj[i][j] ? "now" : "no longer");
+		}
+}
+
+void test_fds_check(const struct test_fds *before)
+{
+	static struct test_fds now;
+
+	test_fds_snapshot(&now);
+	test_fds_compare(before, &now);
 }

@@ -16,6 +16,7 @@
 #ifndef ZDTMTST_H
 #define ZDTMTST_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -109,6 +110,34 @@ void maps_line(const void *addr, char *out, size_t size);
 void vma_flags(const void *addr, char *out, size_t size);
 /* The whole /proc/self/maps. */
 size_t maps_all(char *buf, size_t size);
+
+/*
+ * This process's fd table, to compare before the dump and after restore:
+ * per fd its path, open flags, fd flags, offset, inode (a pipe's inode is
+ * not kept: only that it is a pipe), pipe capacity; and which fds share an
+ * open file description (kcmp) and which an object (the same inode).
+ */
+#define TEST_MAXFD 64
+struct test_fd {
+	int fd;
+	char path[PATH_MAX];
+	int fl, fdfl, pipe_sz;
+	off_t pos;
+	dev_t dev, rdev;
+	ino_t ino;
+};
+struct test_fds {
+	int n;
+	struct test_fd f[TEST_MAXFD];
+	unsigned char same[TEST_MAXFD][TEST_MAXFD];	/* one description */
+	unsigned char same_obj[TEST_MAXFD][TEST_MAXFD];	/* one inode */
+};
+void test_fds_snapshot(struct test_fds *s);
+/*
+ * Take a snapshot now and compare it with BEFORE: fail() naming the first
+ * difference (an fd missing or extra, a field, a sharing).
+ */
+void test_fds_check(const struct test_fds *before);
 
 /* Deterministic byte pattern for page filling: depends on seed and offset. */
 static inline uint8_t pattern_byte(uint32_t seed, size_t off)
