@@ -42,7 +42,8 @@ ZDTM_TESTS := \
 	shm_shared \
 	cow_pss \
 	pidns_nested \
-	cold_pageout
+	cold_pageout \
+	predump_chain
 
 ZDTM_STATIC_TESTS := static
 ZDTM_PTHREAD_TESTS := thread_signals threads pidns_nested sc_nanosleep_rem
