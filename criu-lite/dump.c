@@ -508,9 +508,11 @@ static int pre_dump_tree(struct image_stage *s, struct dump_tree *tree)
 	for (i = 0; i < tree->n; i++) {
 		struct dump_task *t = tree->tasks[i];
 
-		if (!t->zombie && (mm_dump_layout(t) ||
-				   find_syscall_insn(t, &t->syscall_ip)))
+		if (t->zombie)
+			continue;
+		if (mm_dump_layout(t) || find_syscall_insn(t, &t->syscall_ip))
 			return -1;
+		t->mm->pages_id = t->pid;
 	}
 	if (track_dump_start(tree, s->dirfd))
 		return -1;

@@ -231,7 +231,7 @@ static int queue_copy(struct pages_dumper *pd, uint64_t vaddr, uint64_t nr,
 static int page_wanted(const VmaEntry *v, uint64_t pme)
 {
 	if (pme & PME_SWAP)
-		return 1;
+		return !track_hole(pme);
 	if (!(pme & PME_PRESENT))
 		return 0;
 	/* private file mappings: only pages the task wrote (now anonymous) */

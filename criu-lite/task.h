@@ -354,6 +354,7 @@ int track_batch_mask(const struct dump_task *t, const VmaEntry *v,
 		     uint64_t addr, size_t nr, const uint64_t *pme,
 		     uint8_t *prev_ok);
 int track_dump_rearm(struct dump_tree *tree);
+int track_hole(uint64_t pme);
 int track_tracker_fd(const struct dump_task *t);
 int track_handover(struct dump_tree *tree);
 void track_fill_inventory(InventoryEntry *inv);

@@ -9,8 +9,11 @@
  * arm64), PAGEMAP_SCAN (6.7+) with userfaultfd's asynchronous write-protect:
  * every anonymous private VMA of the task is registered with a userfaultfd in
  * UFFDIO_REGISTER_MODE_WP, with UFFD_FEATURE_WP_ASYNC (a write to a protected
- * page just drops the protection, in the kernel, no fault reaches anyone) and
- * WP_UNPOPULATED (holes are protected too). PAGEMAP_SCAN with
+ * page just drops the protection, in the kernel, no fault reaches anyone).
+ * Not WP_UNPOPULATED: it protects holes with PTE markers, which pagemap
+ * reports as swapped pages, so every hole would be dumped (and populated at
+ * restore); without it a hole faulted in later has an unprotected page,
+ * which reads written, as it must. PAGEMAP_SCAN with
  * PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC then returns the pages written
  * since (PAGE_IS_WRITTEN: not protected) and protects them again, in one walk
  * under the page table locks, while the tree is frozen.
@@ -99,6 +102,7 @@ static struct {
 	pid_t new_pid;
 	char prev_rel[PATH_MAX];
 	char dump_id[33];
+	uint64_t marker;	/* pagemap entry of a protected hole */
 } trk = { .prev_dirfd = -1, .old_pidfd = -1, .new_pidfd = -1 };
 
 const char *track_name(enum tracker k)
@@ -142,7 +146,7 @@ static int uffd_api(int uffd)
 {
 	struct uffdio_api api = {
 		.api = UFFD_API,
-		.features = UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED,
+		.features = UFFD_FEATURE_WP_ASYNC,
 	};
 
 	return ioctl(uffd, UFFDIO_API, &api);
@@ -231,6 +235,61 @@ int track_probe_uffd_wp(void)
 	if (uffd >= 0)
 		close(uffd);
 	return ok;
+}
+
+/*
+ * PAGEMAP_SCAN protects holes too, with uffd-wp PTE markers, and pagemap
+ * reports a marker as a swapped page (type and offset of the marker entry):
+ * left as it is, every hole of a tracked VMA would be dumped and populated
+ * at restore. Learn its pagemap entry on a hole of our own.
+ */
+static int probe_marker(void)
+{
+	long page = getpagesize();
+	struct range *r = NULL;
+	int uffd, pm, ret = -1;
+	uint64_t pme = 0;
+	size_t n = 0;
+	char *p;
+
+	uffd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+	pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	p = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		 -1, 0);
+	if (uffd >= 0 && pm >= 0 && p != MAP_FAILED && !uffd_api(uffd)) {
+		struct uffdio_register reg = {
+			.range = { (uintptr_t)p, page },
+			.mode = UFFDIO_REGISTER_MODE_WP,
+		};
+
+		if (!ioctl(uffd, UFFDIO_REGISTER, &reg) &&
+		    !scan_written(pm, (uintptr_t)p, (uintptr_t)p + page, &r, &n) &&
+		    pread(pm, &pme, sizeof(pme), (uintptr_t)p / page * 8) == 8)
+			ret = 0;
+	}
+	if (ret)
+		pr_perror("Can't learn how pagemap shows a write-protected hole");
+	else if (!(pme & PME_SWAP))
+		trk.marker = 0;
+	else if (!(pme & PME_PFN_MASK)) {
+		pr_err("pagemap shows write-protected holes as swapped pages, and without CAP_SYS_ADMIN they look like any swapped page: run as root\n");
+		ret = -1;
+	} else {
+		trk.marker = pme & (PME_SWAP | PME_PFN_MASK);
+	}
+	free(r);
+	if (p != MAP_FAILED)
+		munmap(p, page);
+	if (pm >= 0)
+		close(pm);
+	if (uffd >= 0)
+		close(uffd);
+	return ret;
+}
+
+int track_hole(uint64_t pme)
+{
+	return trk.marker && (pme & (PME_SWAP | PME_PFN_MASK)) == trk.marker;
 }
 
 enum tracker track_probe(void)
@@ -525,6 +584,32 @@ static int task_prev_load(struct dump_task *t)
 	return 0;
 }
 
+/*
+ * A VMA a child has at the same place may be shared with it copy-on-write
+ * (pages.c decides page by page, once the child is dumped): restore maps
+ * and fills the parent's before the fork from its own pages image only
+ * (cow.c), so none of its pages may be left in the previous dump.
+ */
+static void unshare_cow(struct dump_tree *tree)
+{
+	size_t i, j;
+
+	for (i = 0; i < tree->n; i++) {
+		struct dump_task *t = tree->tasks[i], *p = t->parent;
+
+		if (t->zombie || !p || p->zombie || !p->track)
+			continue;
+		for (j = 0; j < p->mm->n_vmas; j++) {
+			const VmaEntry *pv = p->mm->vmas[j];
+			const VmaEntry *v = mm_find_vma(t->mm, pv->start);
+
+			if (v && v->start == pv->start && v->end == pv->end &&
+			    vma_trackable(v) && vma_trackable(pv))
+				p->track->vmas[j].eligible = 0;
+		}
+	}
+}
+
 int track_dump_start(struct dump_tree *tree, int images_dirfd)
 {
 	unsigned char id[16];
@@ -543,6 +628,8 @@ int track_dump_start(struct dump_tree *tree, int images_dirfd)
 		pr_err("This kernel can track writes neither by soft-dirty nor by PAGEMAP_SCAN with async uffd-wp (6.7+): no incremental dumps (see criu-lite check)\n");
 		return -1;
 	}
+	if (trk.kind == TRACKER_UFFD_WP && probe_marker())
+		return -1;
 	if (opts.prev_dir && prev_open(images_dirfd))
 		return -1;
 	for (i = 0; i < tree->n; i++) {
@@ -575,6 +662,7 @@ int track_dump_start(struct dump_tree *tree, int images_dirfd)
 		if (ret)
 			return -1;
 	}
+	unshare_cow(tree);
 	return 0;
 }
 
