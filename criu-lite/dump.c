@@ -595,8 +595,6 @@ static int worker_setup(pid_t parent)
 int cr_pre_dump(void)
 {
 	opts.pre_dump = 1;
-	/* temperature is the final dump's to record */
-	opts.cold_mark = COLD_MARK_OFF;
 	return cr_dump();
 }
 

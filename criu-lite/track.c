@@ -1141,7 +1141,8 @@ int track_task_resolve(struct rst_task *t)
 		w = next;
 		next = (struct want){};
 	}
-	qsort(t->psegs, t->n_psegs, sizeof(*t->psegs), seg_cmp);
+	if (t->n_psegs)
+		qsort(t->psegs, t->n_psegs, sizeof(*t->psegs), seg_cmp);
 	ret = 0;
 out:
 	if (mm)
