@@ -2,6 +2,7 @@
 BENCH_BIN := build/bench-mem
 BENCH_TREE_BIN := build/bench-tree
 BENCH_COLD_BIN := build/bench-cold
+BENCH_PREDUMP_BIN := build/bench-predump
 BENCH_DIR := /dev/shm/criu-lite-bench
 
 $(BENCH_BIN): bench/bench-mem.c bench/bench.h
@@ -16,7 +17,11 @@ $(BENCH_COLD_BIN): bench/bench-cold.c bench/bench.h
 	@mkdir -p build
 	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $<
 
-bench: bench-mem bench-tree bench-cold
+$(BENCH_PREDUMP_BIN): bench/bench-predump.c bench/bench.h
+	@mkdir -p build
+	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $<
+
+bench: bench-mem bench-tree bench-cold bench-predump
 
 bench-mem: all $(BENCH_BIN)
 	$(BENCH_BIN) criu-lite/criu-lite $(BENCH_DIR) 1024
@@ -29,4 +34,8 @@ bench-cold: all $(BENCH_COLD_BIN)
 	scripts/zram-swap
 	$(BENCH_COLD_BIN) criu-lite/criu-lite $(BENCH_DIR)-cold 1024 768
 
-.PHONY: bench bench-mem bench-tree bench-cold
+# 1 GiB, 16 MiB rewritten between pre-dump and dump
+bench-predump: all $(BENCH_PREDUMP_BIN)
+	$(BENCH_PREDUMP_BIN) criu-lite/criu-lite $(BENCH_DIR)-predump 1024 16
+
+.PHONY: bench bench-mem bench-tree bench-cold bench-predump

@@ -28,6 +28,8 @@
 #include "log.h"
 #include "proc.h"
 #include "syscalls.h"
+#include "task.h"
+#include "track.h"
 
 #ifndef P_PIDFD
 #define P_PIDFD 3
@@ -35,26 +37,9 @@
 #ifndef PTRACE_GET_RSEQ_CONFIGURATION
 #define PTRACE_GET_RSEQ_CONFIGURATION 0x420f
 #endif
-#ifndef UFFD_USER_MODE_ONLY
-#define UFFD_USER_MODE_ONLY 1
-#endif
-#ifndef UFFD_FEATURE_WP_UNPOPULATED
-#define UFFD_FEATURE_WP_UNPOPULATED (1 << 13)
-#endif
-#ifndef UFFD_FEATURE_WP_ASYNC
-#define UFFD_FEATURE_WP_ASYNC (1 << 15)
-#endif
 #ifndef CAP_CHECKPOINT_RESTORE
 #define CAP_CHECKPOINT_RESTORE 40
 #endif
-
-/* PAGEMAP_SCAN (6.7) is newer than these headers */
-struct pm_scan_arg_compat {
-	uint64_t size, flags, start, end, walk_end, vec, vec_len;
-	uint64_t max_pages, category_inverted, category_mask;
-	uint64_t category_anyof_mask, return_mask;
-};
-#define PAGEMAP_SCAN_COMPAT _IOWR('f', 16, struct pm_scan_arg_compat)
 
 /*
  * clone3 with set_tid = our own PID: EEXIST once set_tid is understood and we
@@ -319,30 +304,8 @@ static int probe_uffd_wp_async(void)
 			     UFFD_FEATURE_WP_UNPOPULATED);
 }
 
-/* A page written after clear_refs=4 has bit 55 set only with soft-dirty. */
-static int probe_soft_dirty(void)
-{
-	int pm = open("/proc/self/pagemap", O_RDONLY), cr, ok = 0;
-	long page = getpagesize();
-	uint64_t pme = 0;
-	char *p;
-
-	cr = open("/proc/self/clear_refs", O_WRONLY);
-	p = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-		 -1, 0);
-	if (pm >= 0 && cr >= 0 && p != MAP_FAILED && write(cr, "4", 1) == 1) {
-		*(volatile char *)p = 1;
-		if (pread(pm, &pme, 8, ((uintptr_t)p / page) * 8) == 8)
-			ok = !!(pme & PME_SOFT_DIRTY);
-	}
-	if (p != MAP_FAILED)
-		munmap(p, page);
-	if (pm >= 0)
-		close(pm);
-	if (cr >= 0)
-		close(cr);
-	return ok;
-}
+static int probe_soft_dirty(void) { return track_probe_soft_dirty(); }
+static int probe_track_uffd_wp(void) { return track_probe_uffd_wp(); }
 
 static int probe_kpageflags(void)
 {
@@ -455,6 +418,8 @@ static const struct feature features[] = {
 	  "no write tracking through userfaultfd for incremental dumps" },
 	{ "soft_dirty", 0, probe_soft_dirty,
 	  "incremental dumps must track writes with PAGEMAP_SCAN + uffd-wp" },
+	{ "pagemap_scan_wp", 0, probe_track_uffd_wp,
+	  "PAGEMAP_SCAN can't collect writes through async uffd-wp: no incremental dumps without soft-dirty" },
 	{ "kpageflags", 0, probe_kpageflags,
 	  "page temperature (active/inactive LRU) can't be read at dump" },
 	{ "kpageflags_lru", 0, probe_kpageflags_lru,
@@ -503,9 +468,15 @@ int cr_check(void)
 		pr_err("Unknown feature \"%s\"\n", opts.feature);
 		return 2;
 	}
-	if (!opts.json)
+	if (!opts.json) {
+		enum tracker k = track_probe();
+
+		printf("%-24s %s\n", "mem_tracker", k == TRACKER_NONE ?
+		       "NONE: pre-dump and dump --track-mem are refused" :
+		       track_name(k));
 		printf(missing ? "%d required feature(s) missing\n" :
 				 "Looks good.\n", missing);
+	}
 	return missing ? 1 : 0;
 }
 

@@ -378,7 +378,8 @@ int coldmark_dump_finish(struct coldmark_dump *cm, const struct dump_task *t)
 		pr_info("PID %d: %" PRIu64 " dumped pages were swapped out, %" PRIu64 " inactive (%zu runs)%s\n",
 			t->pid, cm->swapped, cm->inactive, cm->runs.n,
 			cm->kpf_fd < 0 ? "; inactive pages not looked for" : "");
-	if (!opts.leave_running || !cm->runs.n)
+	/* a pre-dump read them all while the tree ran: warm now too */
+	if (!(opts.leave_running || opts.pre_dump) || !cm->runs.n)
 		return 0;
 	if (a.pidfd < 0) {
 		pr_warn("PID %d: no pidfd: the dump leaves its cold pages warm\n",

@@ -43,10 +43,14 @@ struct opts {
 	const char *log_file;
 	int verbosity;
 	enum cold_mark_mode cold_mark;
+	int pre_dump;		/* pre-dump: memory only, copied while running */
+	const char *prev_dir;	/* --prev-images-dir: relative to dir */
+	int track_mem;		/* --track-mem */
 };
 extern struct opts opts;
 
 int cr_dump(void);
+int cr_pre_dump(void);
 int cr_restore(void);
 int cr_check(void);
 int check_restore_kernel(void);

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
@@ -376,32 +377,50 @@ static int write_inventory(int dirfd, const struct dump_tree *tree)
 			features[n++] = "vvar_vclock";
 			break;
 		}
-	if (root->core->thread->rseq)
+	if (root->core && root->core->thread->rseq)
 		features[n++] = "rseq";
 	inv.features = features;
 	inv.n_features = n;
+	track_fill_inventory(&inv);
 	return write_one_msg(dirfd, IMG_INVENTORY, 0, &inv.base);
 }
 
+/* RELEASED: when a pre-dump let the tree run again (0: it is still frozen) */
 static int write_stats(int dirfd, const struct dump_stats *st, uint64_t t0,
-		       uint64_t frozen, uint64_t seized)
+		       uint64_t frozen, uint64_t seized, uint64_t released)
 {
 	DumpStatsEntry ds = DUMP_STATS_ENTRY__INIT;
 	uint64_t now = now_us();
 
 	ds.freezing_time_us = seized - frozen;
-	ds.frozen_time_us = now - seized;
+	ds.frozen_time_us = (released ? released : now) - seized;
 	ds.memdump_time_us = st->memdump_us;
 	ds.total_time_us = now - t0;
 	ds.pages_scanned = st->pages_scanned;
 	ds.pages_skipped = st->pages_skipped;
 	ds.pages_written = st->pages_written;
 	ds.image_bytes = st->image_bytes;
-	pr_summary("Dump: frozen %.3f ms (memory %.3f ms), %" PRIu64 " pages written, %" PRIu64 " scanned, %" PRIu64 " skipped, %.1f MiB of images, %.3f ms in all\n",
+	if (opts.prev_dir) {
+		ds.has_pages_in_prev = 1;
+		ds.pages_in_prev = st->pages_in_prev;
+	}
+	pr_summary("%s: frozen %.3f ms (memory %.3f ms), %" PRIu64 " pages written, %" PRIu64 " in the previous dump, %" PRIu64 " scanned, %" PRIu64 " skipped, %.1f MiB of images, %.3f ms in all\n",
+		opts.pre_dump ? "Pre-dump" : "Dump",
 		ds.frozen_time_us / 1e3, ds.memdump_time_us / 1e3,
-		ds.pages_written, ds.pages_scanned, ds.pages_skipped,
-		ds.image_bytes / 1048576.0, ds.total_time_us / 1e3);
+		ds.pages_written, st->pages_in_prev, ds.pages_scanned,
+		ds.pages_skipped, ds.image_bytes / 1048576.0,
+		ds.total_time_us / 1e3);
 	return write_one_msg(dirfd, IMG_STATS_DUMP, 0, &ds.base);
+}
+
+static void stats_add(struct dump_stats *st, const struct dump_stats *ts)
+{
+	st->pages_scanned += ts->pages_scanned;
+	st->pages_skipped += ts->pages_skipped;
+	st->pages_written += ts->pages_written;
+	st->pages_in_prev += ts->pages_in_prev;
+	st->image_bytes += ts->image_bytes;
+	st->memdump_us += ts->memdump_us;
 }
 
 static int write_images(int dirfd, struct dump_tree *tree,
@@ -419,11 +438,7 @@ static int write_images(int dirfd, struct dump_tree *tree,
 			continue;
 		if (pages_dump(dirfd, t, &ts))
 			return -1;
-		st->pages_scanned += ts.pages_scanned;
-		st->pages_skipped += ts.pages_skipped;
-		st->pages_written += ts.pages_written;
-		st->image_bytes += ts.image_bytes;
-		st->memdump_us += ts.memdump_us;
+		stats_add(st, &ts);
 		if (write_one_msg(dirfd, IMG_CORE, t->pid, &t->core->base) ||
 		    write_one_msg(dirfd, IMG_MM, t->pid, &t->mm->base))
 			return -1;
@@ -451,16 +466,25 @@ int dump_cancelled(void)
 	return cancelled;
 }
 
-static int dump_tree(int dirfd, struct dump_tree *tree)
+/* Seize the tree: when it started, when all was frozen. */
+static int freeze(struct dump_tree *tree, uint64_t *frozen, uint64_t *seized)
+{
+	*frozen = now_us();
+	if (tree_seize(tree, opts.pid) || pstree_check(tree))
+		return -1;
+	*seized = now_us();
+	return 0;
+}
+
+static int dump_tree(struct image_stage *s, struct dump_tree *tree)
 {
 	struct dump_stats st = {};
 	uint64_t t0 = now_us(), frozen, seized;
 	size_t i, nr_live = 0;
+	int dirfd = s->fd;
 
-	frozen = now_us();
-	if (tree_seize(tree, opts.pid) || pstree_check(tree))
+	if (freeze(tree, &frozen, &seized))
 		return -1;
-	seized = now_us();
 	for (i = 0; i < tree->n; i++) {
 		struct dump_task *t = tree->tasks[i];
 
@@ -472,9 +496,63 @@ static int dump_tree(int dirfd, struct dump_tree *tree)
 	}
 	pr_info("Seized %zu processes (%zu zombies) under PID %d\n", nr_live,
 		tree->n - nr_live, opts.pid);
-	if (write_images(dirfd, tree, &st) ||
-	    write_stats(dirfd, &st, t0, frozen, seized) ||
+	if (track_dump_start(tree, s->dirfd) || write_images(dirfd, tree, &st) ||
+	    track_dump_rearm(tree) || track_handover(tree) ||
+	    write_stats(dirfd, &st, t0, frozen, seized, 0) ||
 	    write_inventory(dirfd, tree))
+		return -1;
+	return 0;
+}
+
+/*
+ * pre-dump: frozen only to take each task's layout, start (or go on with)
+ * write tracking and read its pagemap; the pages are copied while the tree
+ * runs. The images hold memory only and are no restore point of their own:
+ * the next dump takes from them what was not written since.
+ */
+static int pre_dump_tree(struct image_stage *s, struct dump_tree *tree)
+{
+	struct dump_stats st = {};
+	uint64_t t0 = now_us(), frozen, seized, released;
+	size_t i, j;
+
+	if (freeze(tree, &frozen, &seized))
+		return -1;
+	for (i = 0; i < tree->n; i++) {
+		struct dump_task *t = tree->tasks[i];
+
+		if (t->zombie)
+			continue;
+		if (mm_dump_layout(t) || find_syscall_insn(t, &t->syscall_ip))
+			return -1;
+		t->mm->pages_id = t->pid;
+	}
+	if (track_dump_start(tree, s->dirfd))
+		return -1;
+	for (i = 0; i < tree->n; i++)
+		if (!tree->tasks[i]->zombie && pages_snapshot(tree->tasks[i]))
+			return -1;
+	if (track_dump_rearm(tree))
+		return -1;
+	for (i = 0; i < tree->n; i++)
+		for (j = 0; !tree->tasks[i]->zombie && j < tree->tasks[i]->n_tids; j++)
+			ptrace(PTRACE_DETACH, tree->tasks[i]->tids[j], NULL, NULL);
+	released = now_us();
+	for (i = 0; i < tree->n; i++) {
+		struct dump_task *t = tree->tasks[i];
+		struct dump_stats ts = {};
+
+		if (t->zombie)
+			continue;
+		if (pages_dump(s->fd, t, &ts) ||
+		    write_one_msg(s->fd, IMG_MM, t->pid, &t->mm->base) ||
+		    dump_cancelled())
+			return -1;
+		stats_add(&st, &ts);
+	}
+	if (track_handover(tree) ||
+	    write_stats(s->fd, &st, t0, frozen, seized, released) ||
+	    write_inventory(s->fd, tree))
 		return -1;
 	return 0;
 }
@@ -489,16 +567,21 @@ static int dump_run(const char *dir)
 
 	if (stage_open(&stage, dir))
 		return 1;
-	if (dump_tree(stage.fd, &tree) || dump_cancelled() ||
+	if ((opts.pre_dump ? pre_dump_tree(&stage, &tree) :
+			     dump_tree(&stage, &tree)) || dump_cancelled() ||
 	    stage_commit(&stage)) {
-		pr_err("Dump of PID %d failed; it keeps running\n", opts.pid);
+		pr_err("%s of PID %d failed; it keeps running\n",
+		       opts.pre_dump ? "Pre-dump" : "Dump", opts.pid);
 		/* cleaned up first: once the tree runs, the dump is over */
 		stage_abort(&stage);
+		track_dump_done(&tree, 0);
 		tree_release(&tree, 0);
 		goto out;
 	}
-	tree_release(&tree, !opts.leave_running);
-	pr_info("Dumped the tree of PID %d into %s\n", opts.pid, dir);
+	track_dump_done(&tree, 1);
+	tree_release(&tree, !opts.leave_running && !opts.pre_dump);
+	pr_info("%s the tree of PID %d into %s\n",
+		opts.pre_dump ? "Pre-dumped" : "Dumped", opts.pid, dir);
 	ret = 0;
 out:
 	arena_free(&arena);
@@ -520,6 +603,12 @@ static int worker_setup(pid_t parent)
 	if (getppid() != parent)
 		cancelled = 1;
 	return 0;
+}
+
+int cr_pre_dump(void)
+{
+	opts.pre_dump = 1;
+	return cr_dump();
 }
 
 int cr_dump(void)

@@ -15,6 +15,8 @@ static void usage(FILE *f)
 	fprintf(f,
 "Usage:\n"
 "  criu-lite dump    -t PID -D DIR [--leave-running] [-j] [-v[N]] [-o LOG]\n"
+"                    [--prev-images-dir PREV --track-mem]\n"
+"  criu-lite pre-dump -t PID -D DIR [--prev-images-dir PREV]\n"
 "  criu-lite restore -D DIR [-d] [-j] [--pidns] [--cold-mark=MODE] [-v[N]] [-o LOG]\n"
 "  criu-lite check   [--all] [--feature NAME]\n"
 "  criu-lite show    DIR|FILE [--json]\n"
@@ -27,6 +29,9 @@ static void usage(FILE *f)
 "  -j, --shell-job       the root's session and process group are outside the\n"
 "                        tree (a job of a shell): restore puts it in ours\n"
 "      --pidns           restore: into a fresh PID namespace, under a PID-1 helper\n"
+"      --prev-images-dir PREV  dump, pre-dump: only pages written since the\n"
+"                        dump in PREV (relative to DIR, or absolute)\n"
+"      --track-mem       dump: use (and with -R keep) write tracking\n"
 "      --cold-mark=MODE  off, cold, pageout or auto (default): restore: how\n"
 "                        pages cold at dump are marked again; dump: off\n"
 "                        records no temperature\n"
@@ -72,6 +77,8 @@ int main(int argc, char **argv)
 		{ "cold-mark", required_argument, NULL, 4 },
 		{ "pidns", no_argument, NULL, 5 },
 		{ "shell-job", no_argument, NULL, 'j' },
+		{ "prev-images-dir", required_argument, NULL, 6 },
+		{ "track-mem", no_argument, NULL, 7 },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -130,6 +137,12 @@ int main(int argc, char **argv)
 		case 5:
 			opts.pidns = 1;
 			break;
+		case 6:
+			opts.prev_dir = optarg;
+			break;
+		case 7:
+			opts.track_mem = 1;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -149,12 +162,22 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	if (!strcmp(cmd, "dump") || !strcmp(cmd, "restore")) {
+	if (!strcmp(cmd, "dump") || !strcmp(cmd, "restore") ||
+	    !strcmp(cmd, "pre-dump")) {
 		if (!opts.dir) {
 			pr_err("%s needs an images directory: -D DIR\n", cmd);
 			return 1;
 		}
-		ret = cmd[0] == 'd' ? cr_dump() : cr_restore();
+		if (cmd[0] == 'd' && opts.prev_dir && !opts.track_mem) {
+			pr_err("dump --prev-images-dir needs --track-mem: only the tracker knows what was written since\n");
+			return 1;
+		}
+		if (cmd[0] == 'p' && opts.leave_running) {
+			pr_err("pre-dump always leaves the tree running: drop --leave-running\n");
+			return 1;
+		}
+		ret = cmd[0] == 'd' ? cr_dump() :
+		      cmd[0] == 'p' ? cr_pre_dump() : cr_restore();
 	} else if (!strcmp(cmd, "check")) {
 		ret = cr_check();
 	} else if (!strcmp(cmd, "show")) {

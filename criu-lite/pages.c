@@ -56,16 +56,22 @@ struct pages_dumper {
 	uint64_t *parent_pme;
 	struct coldmark_dump cm;
 	struct crc32c_stream crc;	/* of the pages image */
+	/* incremental: which pages of the batch the previous dump holds */
+	uint8_t *prev_ok;
+	int use_prev;
+	uint64_t prev_pages;
+	size_t snap_pos;		/* pre-dump: next entry of t->pm_snap */
 };
 
 static int add_run(struct pages_dumper *pd, uint64_t vaddr, uint64_t nr,
-		   int in_parent)
+		   int in_parent, int in_prev)
 {
 	struct page_run *last = pd->nr_runs ? &pd->runs[pd->nr_runs - 1] : NULL;
 
 	/* runs stop at VMA boundaries: restore fills one VMA at a time */
 	if (last && !pd->new_vma && last->vaddr + last->nr * pd->page == vaddr &&
-	    last->in_parent == in_parent && last->nr + nr <= UINT32_MAX) {
+	    last->in_parent == in_parent && last->in_prev == in_prev &&
+	    last->nr + nr <= UINT32_MAX) {
 		last->nr += nr;
 		return 0;
 	}
@@ -80,7 +86,8 @@ static int add_run(struct pages_dumper *pd, uint64_t vaddr, uint64_t nr,
 		pd->runs = nr_;
 		pd->cap_runs = cap;
 	}
-	pd->runs[pd->nr_runs++] = (struct page_run){ vaddr, nr, in_parent };
+	pd->runs[pd->nr_runs++] = (struct page_run){ vaddr, nr, in_parent,
+						     in_prev };
 	pd->new_vma = 0;
 	return 0;
 }
@@ -109,6 +116,18 @@ static int read_via_mem(struct pages_dumper *pd, const struct iovec *riov,
 		}
 	}
 	n = pread(pd->mem_fd, dst, riov->iov_len, (off_t)riov->iov_base);
+	if (n != (ssize_t)riov->iov_len && pd->t->pm_snap) {
+		/*
+		 * pre-dump: the running task unmapped it since the page list
+		 * was taken. Its VMA there is new or gone at the next dump,
+		 * with no page write-protected: nothing will be taken from
+		 * here.
+		 */
+		pr_debug("PID %d: %zu bytes at %p went away during the pre-dump\n",
+			 pd->t->pid, riov->iov_len, riov->iov_base);
+		memset(dst, 0, riov->iov_len);
+		return 0;
+	}
 	if (n != (ssize_t)riov->iov_len) {
 		pr_perror("PID %d: can't read %zu bytes at %p", pd->t->pid,
 			  riov->iov_len, riov->iov_base);
@@ -212,7 +231,7 @@ static int queue_copy(struct pages_dumper *pd, uint64_t vaddr, uint64_t nr,
 static int page_wanted(const VmaEntry *v, uint64_t pme)
 {
 	if (pme & PME_SWAP)
-		return 1;
+		return !track_hole(pme);
 	if (!(pme & PME_PRESENT))
 		return 0;
 	/* private file mappings: only pages the task wrote (now anonymous) */
@@ -230,8 +249,11 @@ static int vma_has_contents(const VmaEntry *v)
 	return v->kind == VMA_KIND__VMA_FILE && !(v->flags & MAP_SHARED);
 }
 
-/* PAGE_OWN: present and mapped by this task alone, safe to pin */
-enum page_class { PAGE_NONE, PAGE_DATA, PAGE_OWN, PAGE_PARENT };
+/*
+ * PAGE_OWN: present and mapped by this task alone, safe to pin; PAGE_PREV:
+ * not written since the previous dump, which holds it.
+ */
+enum page_class { PAGE_NONE, PAGE_DATA, PAGE_OWN, PAGE_PARENT, PAGE_PREV };
 
 /*
  * The same physical page (or swap slot) at the same address in the parent:
@@ -255,6 +277,8 @@ static enum page_class page_classify(const struct pages_dumper *pd,
 		return PAGE_NONE;
 	if (v->cow && page_in_parent(pme[i], pd->parent_pme[i]))
 		return PAGE_PARENT;
+	if (pd->use_prev && pd->prev_ok[i])
+		return PAGE_PREV;
 	if ((pme[i] & (PME_PRESENT | PME_EXCLUSIVE)) ==
 	    (PME_PRESENT | PME_EXCLUSIVE))
 		return PAGE_OWN;
@@ -269,13 +293,18 @@ static int dump_page_run(struct pages_dumper *pd, VmaEntry *v, uint64_t addr,
 
 	if (class == PAGE_NONE)
 		return 0;
-	if (add_run(pd, start, nr, class == PAGE_PARENT))
+	if (add_run(pd, start, nr, class == PAGE_PARENT, class == PAGE_PREV))
 		return -1;
 	if (class == PAGE_PARENT)
 		return 0;
+	/* filled at restore all the same: the VMA is mapped writable */
 	v->dumped_pages += nr;
 	if (coldmark_add(&pd->cm, start, idx, nr))
 		return -1;
+	if (class == PAGE_PREV) {
+		pd->prev_pages += nr;
+		return 0;
+	}
 	return queue_copy(pd, start, nr, class == PAGE_OWN);
 }
 
@@ -286,6 +315,8 @@ static int dump_batch(struct pages_dumper *pd, VmaEntry *v, uint64_t addr,
 	enum page_class run_class = PAGE_NONE, c;
 	uint64_t i, run = 0;
 
+	pd->use_prev = pd->t->track &&
+		       track_batch_mask(pd->t, v, addr, nr, pme, pd->prev_ok);
 	for (i = 0; i <= nr; i++) {
 		c = i < nr ? page_classify(pd, v, pme, i) : PAGE_NONE;
 		if (run && c == run_class) {
@@ -303,7 +334,7 @@ static int dump_batch(struct pages_dumper *pd, VmaEntry *v, uint64_t addr,
 static int dump_vma_pages(struct pages_dumper *pd, int pm_fd, VmaEntry *v,
 			  uint64_t *pme, struct dump_stats *st)
 {
-	uint64_t addr = v->start, in_parent = 0, i;
+	uint64_t addr = v->start, in_parent = 0, i, prev0 = pd->prev_pages;
 
 	pd->new_vma = 1;
 	while (addr < v->end) {
@@ -312,9 +343,14 @@ static int dump_vma_pages(struct pages_dumper *pd, int pm_fd, VmaEntry *v,
 		if (nr > PM_BATCH)
 			nr = PM_BATCH;
 		/* a cancelled dump stops within one batch (128 MiB) */
-		if (dump_cancelled() ||
-		    pagemap_read_entries(pm_fd, addr, nr, pme) < 0 ||
-		    coldmark_classify(&pd->cm, v, pme, nr))
+		if (pd->t->pm_snap) {
+			memcpy(pme, pd->t->pm_snap + pd->snap_pos,
+			       nr * sizeof(*pme));
+			pd->snap_pos += nr;
+		} else if (pagemap_read_entries(pm_fd, addr, nr, pme) < 0) {
+			return -1;
+		}
+		if (dump_cancelled() || coldmark_classify(&pd->cm, v, pme, nr))
 			return -1;
 		if (v->cow && pagemap_read_entries(pd->parent_pm_fd, addr, nr,
 						   pd->parent_pme) < 0)
@@ -334,7 +370,8 @@ static int dump_vma_pages(struct pages_dumper *pd, int pm_fd, VmaEntry *v,
 	/* nothing shared after all: a VMA like any other */
 	if (v->cow && !in_parent)
 		v->cow = v->has_cow = 0;
-	st->pages_written += v->dumped_pages;
+	st->pages_written += v->dumped_pages - (pd->prev_pages - prev0);
+	st->pages_in_prev += pd->prev_pages - prev0;
 	return 0;
 }
 
@@ -361,6 +398,9 @@ static int parent_pagemap_open(struct pages_dumper *pd, struct dump_task *t)
 {
 	size_t i;
 
+	/* pre-dump: the tree runs, a comparison would mean nothing */
+	if (t->pm_snap)
+		return 0;
 	for (i = 0; i < t->mm->n_vmas; i++)
 		vma_mark_cow(t, t->mm->vmas[i]);
 	for (i = 0; i < t->mm->n_vmas; i++)
@@ -397,6 +437,8 @@ static int pagemap_write_cm(struct cr_img *img, const ProtobufCMessage *head,
 		pe.nr_pages = runs[i].nr;
 		if (runs[i].in_parent)
 			pe.has_in_parent = pe.in_parent = 1;
+		if (runs[i].in_prev)
+			pe.has_in_prev = pe.in_prev = 1;
 		if (cm && coldmark_entry(cm, &pe))
 			goto err;
 		ret = img_write_msg(img, &pe.base);
@@ -430,6 +472,10 @@ static int write_pagemap(int dirfd, struct pages_dumper *pd, unsigned int id,
 	head.crc_block = pd->crc.block;
 	head.n_crc32c = pd->crc.n;
 	head.crc32c = pd->crc.crcs;
+	if (track_tracker_fd(pd->t) >= 0) {
+		head.has_tracker_fd = 1;
+		head.tracker_fd = track_tracker_fd(pd->t);
+	}
 	return pagemap_write_cm(create_image(dirfd, IMG_PAGEMAP, id),
 				&head.base, pd->runs, pd->nr_runs, &pd->cm);
 }
@@ -456,8 +502,9 @@ int pages_dump(int dirfd, struct dump_task *t, struct dump_stats *st)
 	pm_fd = pagemap_open(t->pid);
 	pd.buf = aligned_alloc(pd.page, COPY_BUF_SIZE);
 	pme = malloc(PM_BATCH * sizeof(*pme));
+	pd.prev_ok = malloc(PM_BATCH);
 	if (coldmark_dump_init(&pd.cm, t->pid, PM_BATCH) || pm_fd < 0 ||
-	    !pd.buf || !pme) {
+	    !pd.buf || !pme || !pd.prev_ok) {
 		pr_err("Can't set up the memory dump of PID %d\n", t->pid);
 		goto out;
 	}
@@ -472,11 +519,13 @@ int pages_dump(int dirfd, struct dump_task *t, struct dump_stats *st)
 	if (flush_pages(&pd))
 		goto out;
 	progress_done();
-	st->pages_skipped = st->pages_scanned - st->pages_written;
+	st->pages_skipped = st->pages_scanned - st->pages_written -
+			    st->pages_in_prev;
 	st->image_bytes += pd.written;
 	ret = write_pagemap(dirfd, &pd, id, st->pages_written);
-	pr_info("PID %d: %" PRIu64 " pages in %zu runs written, %" PRIu64 " scanned\n",
-		t->pid, st->pages_written, pd.nr_runs, st->pages_scanned);
+	pr_info("PID %d: %" PRIu64 " pages in %zu runs written, %" PRIu64 " left in the previous dump, %" PRIu64 " scanned\n",
+		t->pid, st->pages_written, pd.nr_runs, st->pages_in_prev,
+		st->pages_scanned);
 	if (!ret)
 		ret = coldmark_dump_finish(&pd.cm, t);
 out:
@@ -494,10 +543,49 @@ out:
 		ret = -1;
 	}
 	free(pme);
+	free(pd.prev_ok);
 	free(pd.buf);
 	free(pd.runs);
 	coldmark_dump_free(&pd.cm);
 	return ret;
+}
+
+/*
+ * pre-dump: the pagemap of every VMA pages_dump() reads, taken while the
+ * tree is frozen; the pages are then copied while it runs.
+ */
+int pages_snapshot(struct dump_task *t)
+{
+	uint64_t total = 0, pos = 0, page = getpagesize();
+	size_t i;
+	int fd;
+
+	for (i = 0; i < t->mm->n_vmas; i++)
+		if (vma_has_contents(t->mm->vmas[i]))
+			total += (t->mm->vmas[i]->end - t->mm->vmas[i]->start) / page;
+	t->pm_snap = malloc((total ? total : 1) * sizeof(*t->pm_snap));
+	if (!t->pm_snap) {
+		pr_err("Out of memory for the pagemap of PID %d (%" PRIu64 " pages)\n",
+		       t->pid, total);
+		return -1;
+	}
+	fd = pagemap_open(t->pid);
+	if (fd < 0)
+		return -1;
+	for (i = 0; i < t->mm->n_vmas; i++) {
+		const VmaEntry *v = t->mm->vmas[i];
+		uint64_t nr = (v->end - v->start) / page;
+
+		if (!vma_has_contents(v))
+			continue;
+		if (pagemap_read_entries(fd, v->start, nr, t->pm_snap + pos) < 0) {
+			close(fd);
+			return -1;
+		}
+		pos += nr;
+	}
+	close(fd);
+	return 0;
 }
 
 /* Restore side */
@@ -562,8 +650,8 @@ int pagemap_load(int dirfd, unsigned int id, struct rst_run **runs, size_t *n)
 			v = nv;
 		}
 		v[(*n)++] = (struct rst_run){ pe->vaddr, pe->nr_pages, off,
-					      pe->in_parent };
-		if (!pe->in_parent)
+					      pe->in_parent, pe->in_prev };
+		if (!pe->in_parent && !pe->in_prev)
 			off += pe->nr_pages * page;
 		protobuf_c_message_free_unpacked(&pe->base, NULL);
 	}
@@ -606,12 +694,20 @@ int pages_validate(int dirfd, const MmEntry *mm)
 			ret = -1;
 			break;
 		}
+		if (pe->in_prev && (pe->in_parent || v->cow ||
+				    v->kind != VMA_KIND__VMA_ANON)) {
+			pr_err("Image %s: run %#" PRIx64 "+%u pages is in the previous dump, which only private anonymous memory can be\n",
+			       pr.img->name, pe->vaddr, pe->nr_pages);
+			protobuf_c_message_free_unpacked(&pe->base, NULL);
+			ret = -1;
+			break;
+		}
 		if (coldmark_validate_entry(pe, pr.img->name)) {
 			protobuf_c_message_free_unpacked(&pe->base, NULL);
 			ret = -1;
 			break;
 		}
-		if (!pe->in_parent)
+		if (!pe->in_parent && !pe->in_prev)
 			total += pe->nr_pages;
 		protobuf_c_message_free_unpacked(&pe->base, NULL);
 	}
@@ -728,6 +824,10 @@ struct pages_filler {
 	uint64_t win_off, win_len;
 	const VmaEntry *vma;		/* the VMA runs are going into */
 	int registered;			/* ... and it is registered with uffd */
+	/* pages in the previous dumps: their pages images, a bounce buffer */
+	int *prev_fd;
+	unsigned char *prev_buf;
+	size_t pseg;			/* the first of t->psegs not yet done */
 };
 
 static long fill_call(struct pages_filler *pf, long nr, long a1, long a2,
@@ -1020,6 +1120,98 @@ static int fill_run(struct pages_filler *pf, uint64_t vaddr, uint64_t len,
 	return fill_queue(pf, vaddr + done, len - done, off + done);
 }
 
+static int prev_open(struct pages_filler *pf, const struct prev_seg *s)
+{
+	const struct img_chain *c = pf->t->chain;
+	char name[64];
+	int i;
+
+	if (!pf->prev_fd) {
+		pf->prev_fd = malloc(c->n * sizeof(*pf->prev_fd));
+		pf->prev_buf = malloc(COPY_BUF_SIZE);
+		if (!pf->prev_fd || !pf->prev_buf) {
+			pr_err("Out of memory to fill PID %d from its previous dumps\n",
+			       pf->t->pid);
+			return -1;
+		}
+		for (i = 0; i < c->n; i++)
+			pf->prev_fd[i] = -1;
+	}
+	if (pf->prev_fd[s->level] >= 0)
+		return pf->prev_fd[s->level];
+	snprintf(name, sizeof(name), PAGES_IMG_FMT, s->pages_id);
+	pf->prev_fd[s->level] = openat(c->dirfd[s->level], name,
+				       O_RDONLY | O_CLOEXEC);
+	if (pf->prev_fd[s->level] < 0)
+		pr_perror("Can't open image %s/%s", c->name[s->level], name);
+	return pf->prev_fd[s->level];
+}
+
+/* LEN bytes from BUF to VADDR: by uffd where the VMA is registered. */
+static int fill_from_buf(struct pages_filler *pf, uint64_t vaddr,
+			 const unsigned char *buf, uint64_t len)
+{
+	const VmaEntry *v = mm_find_vma(pf->t->mm, vaddr);
+	int64_t done = 0;
+
+	if (v != pf->vma && uffd_switch_vma(pf, v))
+		return -1;
+	if (pf->registered) {
+		done = uffd_copy(pf, vaddr, buf, len);
+		if (done < 0)
+			return -1;
+		if ((uint64_t)done < len && uffd_unregister(pf))
+			return -1;
+	}
+	pf->t->pages_restored += len / getpagesize();
+	if ((uint64_t)done == len)
+		return 0;
+	return remote_write(pf->t->pid, vaddr + done, buf + done, len - done);
+}
+
+/* A run in_prev: from the pages images down the chain (track.c). */
+static int fill_prev(struct pages_filler *pf, uint64_t vaddr, uint64_t len)
+{
+	uint64_t page = getpagesize(), end = vaddr + len;
+	struct rst_task *t = pf->t;
+
+	while (vaddr < end) {
+		const struct prev_seg *s;
+		uint64_t off, n;
+		ssize_t got;
+		int fd;
+
+		while (pf->pseg < t->n_psegs &&
+		       t->psegs[pf->pseg].vaddr + t->psegs[pf->pseg].nr * page <= vaddr)
+			pf->pseg++;
+		s = pf->pseg < t->n_psegs ? &t->psegs[pf->pseg] : NULL;
+		if (!s || s->vaddr > vaddr) {
+			pr_err("PID %d: page %#" PRIx64 " is in no previous dump\n",
+			       t->pid, vaddr);
+			return -1;
+		}
+		fd = prev_open(pf, s);
+		if (fd < 0)
+			return -1;
+		off = s->off + (vaddr - s->vaddr);
+		n = s->vaddr + s->nr * page - vaddr;
+		if (n > end - vaddr)
+			n = end - vaddr;
+		if (n > COPY_BUF_SIZE)
+			n = COPY_BUF_SIZE;
+		got = pread(fd, pf->prev_buf, n, off);
+		if (got != (ssize_t)n) {
+			pr_perror("Can't read %" PRIu64 " bytes at %" PRIu64 " of %s/" PAGES_IMG_FMT,
+				  n, off, t->chain->name[s->level], s->pages_id);
+			return -1;
+		}
+		if (fill_from_buf(pf, vaddr, pf->prev_buf, n))
+			return -1;
+		vaddr += n;
+	}
+	return 0;
+}
+
 static int uffd_setup(struct pages_filler *pf)
 {
 	struct stat st;
@@ -1045,7 +1237,7 @@ static int uffd_setup(struct pages_filler *pf)
 
 static int fill_finish(struct pages_filler *pf)
 {
-	int ret = 0;
+	int ret = 0, i;
 
 	if (pf->registered && uffd_unregister(pf))
 		ret = -1;
@@ -1057,7 +1249,22 @@ static int fill_finish(struct pages_filler *pf)
 		munmap(pf->win, pf->win_len);
 	if (pf->fd >= 0)
 		fill_call(pf, SYS_close, pf->fd, 0, 0, 0);
+	for (i = 0; pf->prev_fd && i < pf->t->chain->n; i++)
+		if (pf->prev_fd[i] >= 0)
+			close(pf->prev_fd[i]);
+	free(pf->prev_fd);
+	free(pf->prev_buf);
 	return ret;
+}
+
+static uint64_t count_prev(const struct rst_task *t)
+{
+	uint64_t n = 0;
+	size_t i;
+
+	for (i = 0; i < t->n_psegs; i++)
+		n += t->psegs[i].nr;
+	return n;
 }
 
 int pages_restore(struct rst_task *t)
@@ -1070,16 +1277,20 @@ int pages_restore(struct rst_task *t)
 
 	if (pagemap_open_read(t->dirfd, t->mm->pages_id, &pr))
 		return -1;
-	total = pr.head->nr_pages;
+	total = pr.head->nr_pages + count_prev(t);
 	ret = total ? uffd_setup(&pf) : 0;
 	while (!ret && (ret = pagemap_next(&pr, &pe)) == 1) {
 		uint64_t len = pe->nr_pages * page, vaddr = pe->vaddr;
-		int in_parent = pe->in_parent;
+		int in_parent = pe->in_parent, in_prev = pe->in_prev;
 
 		ret = coldmark_collect(t, pe);
 		protobuf_c_message_free_unpacked(&pe->base, NULL);
 		if (ret || in_parent)
 			continue;
+		if (in_prev) {
+			ret = fill_prev(&pf, vaddr, len);
+			continue;
+		}
 		/* VMAs mapped before the fork were filled then (cow.c) */
 		if (!cow_keeps(t, mm_find_vma(t->mm, vaddr)))
 			ret = fill_run(&pf, vaddr, len, off) ? -1 : 0;

@@ -146,6 +146,8 @@ static int load_task_images(struct rst_task *t)
 
 static int load_images(struct rst_tree *tree, int dirfd, const char *dir)
 {
+	/* the previous dumps: open until criu-lite exits */
+	static struct img_chain chain;
 	InventoryEntry *inv;
 	size_t i, n = 0;
 	int ret;
@@ -157,6 +159,13 @@ static int load_images(struct rst_tree *tree, int dirfd, const char *dir)
 		return -1;
 	}
 	ret = check_inventory(inv);
+	if (!ret && inv->pre_dump) {
+		pr_err("%s holds a pre-dump, memory copied while the tree ran: restore the dump made on it with --prev-images-dir\n",
+		       dir);
+		ret = -1;
+	}
+	if (!ret)
+		ret = track_chain_open(dirfd, dir, inv, &chain);
 	protobuf_c_message_free_unpacked(&inv->base, NULL);
 	if (ret || pstree_load(dirfd, tree))
 		return -1;
@@ -180,8 +189,9 @@ static int load_images(struct rst_tree *tree, int dirfd, const char *dir)
 		t->dirfd = dirfd;
 		t->dir = dir;
 		t->shm = &tree->shm;
+		t->chain = &chain;
 		tree->n_tasks = ++n;
-		if (load_task_images(t))
+		if (load_task_images(t) || track_task_resolve(t))
 			return -1;
 	}
 	return shmem_load(tree, dirfd);
@@ -209,6 +219,7 @@ static void free_task_images(struct rst_task *t)
 		protobuf_c_message_free_unpacked(&t->fds[i]->base, NULL);
 	free(t->fds);
 	free(t->tids);
+	track_task_free(t);
 	if (t->pidfd >= 0)
 		close(t->pidfd);
 }

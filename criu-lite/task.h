@@ -13,7 +13,10 @@
 struct dump_stats {
 	uint64_t pages_scanned, pages_skipped, pages_written, image_bytes;
 	uint64_t memdump_us;
+	uint64_t pages_in_prev;
 };
+
+struct track_task;
 
 /* A process being dumped (or, if zombie, only recorded). */
 struct dump_task {
@@ -37,6 +40,8 @@ struct dump_task {
 	size_t n_fds;
 	FdinfoEntry **fds;
 	struct arena *arena;
+	struct track_task *track;	/* write tracking (track.c), or NULL */
+	uint64_t *pm_snap;	/* pre-dump: pagemap read while frozen */
 };
 
 /* The tree being dumped: parents before children, the root first. */
@@ -57,6 +62,7 @@ struct page_run {
 	uint64_t vaddr;
 	uint64_t nr;
 	int in_parent;	/* shared copy-on-write with the parent: no data */
+	int in_prev;	/* not written since the previous dump: no data */
 };
 
 /* NR pages from VADDR that were not hot at dump: TEMP is a PageTemp. */
@@ -132,12 +138,35 @@ struct rst_task {
 	size_t n_runs;
 	int pages_fd;
 	struct cold_runs cold;	/* from the pagemap, for coldmark_restore() */
+	/* pagemap entries in_prev, resolved through the chain (track.c) */
+	const struct img_chain *chain;
+	struct prev_seg *psegs;
+	size_t n_psegs;
+};
+
+/*
+ * The previous dumps an incremental dump stands on: level 0 is the images
+ * directory itself, level I + 1 the prev_dir of level I.
+ */
+#define CHAIN_MAX	64
+struct img_chain {
+	int n;				/* levels, 0 included */
+	int dirfd[CHAIN_MAX];
+	char *name[CHAIN_MAX];		/* as the user would find it */
+};
+
+/* NR pages at VADDR are in the pages image of chain LEVEL, at OFF. */
+struct prev_seg {
+	uint64_t vaddr, nr, off;
+	int level;
+	unsigned int pages_id;
 };
 
 /* A pagemap entry as restore uses it. */
 struct rst_run {
 	uint64_t vaddr, nr, off;	/* off: in the pages image */
 	int in_parent;
+	int in_prev;
 };
 
 /*
@@ -266,6 +295,7 @@ int pagemap_write(struct cr_img *img, const ProtobufCMessage *head,
 int pages_file_verify(int dirfd, const char *name, uint32_t block,
 		      const uint32_t *crcs, size_t n);
 int pagemap_load(int dirfd, unsigned int id, struct rst_run **runs, size_t *n);
+int pages_snapshot(struct dump_task *t);
 
 /* cow.c: private memory still shared copy-on-write across fork */
 int cow_plan(struct rst_tree *tree);
@@ -322,6 +352,35 @@ int files_create(struct rst_tree *tree);
 int files_close_inherited(struct rst_task *t);
 int files_restore(struct rst_task *t, int dirfd);
 void files_release(void);
+
+/*
+ * track.c: incremental dumps. Dump: find which pages were written since the
+ * previous dump (soft-dirty, or PAGEMAP_SCAN + userfaultfd write-protect),
+ * while the tree is frozen; hand the tracking on to the next dump. Restore:
+ * open the chain of previous dumps and resolve pagemap entries in_prev.
+ */
+enum tracker {
+	TRACKER_NONE,
+	TRACKER_SOFT_DIRTY,
+	TRACKER_UFFD_WP,
+};
+enum tracker track_probe(void);
+const char *track_name(enum tracker k);
+int track_dump_start(struct dump_tree *tree, int images_dirfd);
+int track_batch_mask(const struct dump_task *t, const VmaEntry *v,
+		     uint64_t addr, size_t nr, const uint64_t *pme,
+		     uint8_t *prev_ok);
+int track_dump_rearm(struct dump_tree *tree);
+int track_hole(uint64_t pme);
+int track_tracker_fd(const struct dump_task *t);
+int track_handover(struct dump_tree *tree);
+void track_fill_inventory(InventoryEntry *inv);
+void track_dump_done(struct dump_tree *tree, int committed);
+int track_chain_open(int dirfd, const char *dir, const InventoryEntry *inv,
+		     struct img_chain *chain);
+int track_task_resolve(struct rst_task *t);
+void track_task_free(struct rst_task *t);
+void track_chain_close(struct img_chain *chain);
 
 /* stats.c */
 void progress(const char *what, uint64_t done, uint64_t total, uint64_t start_us);

@@ -2,7 +2,8 @@
 /*
  * zdtm-run: puts zdtm tests and real programs through criu-lite.
  *
- *   zdtm-run [--criu PATH] [--mode plain|leave-running|twice|pidns|none|all]
+ *   zdtm-run [--criu PATH]
+ *            [--mode plain|leave-running|twice|pidns|predump|none|all]
  *            [--keep] [--verbose] [--list] [TEST...]
  *
  * Per test and mode: start the test (setsid, stdin /dev/null, stdout+stderr
@@ -17,6 +18,9 @@
  * --leave-running) still holds every PID: the copy's root is then a child of
  * the new namespace's PID 1, which criu-lite leaves to us, and reads its
  * original PIDs inside; both the copy and the original are judged.
+ * Mode predump pre-dumps the running test three times, each on the one
+ * before (--prev-images-dir), letting it run (and write) in between, then
+ * dumps it with --prev-images-dir --track-mem on the last, and restores that.
  * One line per (test, mode): "PASS name [mode]", "FAIL name [mode]: why" or
  * "SKIP name [mode]: why" (the test printed "SKIP: why" instead of PASS: it
  * could not set up what it checks), and last "N passed, N failed, N skipped".
@@ -1221,13 +1225,25 @@ static int run_criu(struct ctx *c, const char *what, const char *const *args,
 	return 0;
 }
 
+#define PREDUMPS 3
+#define PREDUMP_GAP_MS 200
+
 static int dump(struct ctx *c, bool leave_running)
 {
-	char pid[16], log[PATH_MAX + 16];
+	char pid[16], log[PATH_MAX + 16], prev[32];
+	bool predump = !strcmp(c->mode, "predump");
 	const char *args[] = { "dump", "-t", pid, "-D", c->img, "-v4", "-o",
 			       log, leave_running ? "--leave-running" : NULL,
-			       NULL };
+			       NULL, NULL, NULL, NULL };
 	int st;
+
+	if (predump) {
+		snprintf(prev, sizeof(prev), "../pre%d", PREDUMPS);
+		args[8] = "--prev-images-dir";
+		args[9] = prev;
+		args[10] = "--track-mem";
+		args[11] = leave_running ? "--leave-running" : NULL;
+	}
 
 	snprintf(pid, sizeof(pid), "%d", c->pid);
 	snprintf(log, sizeof(log), "%s/dump.log", c->dir);
@@ -1335,6 +1351,27 @@ static int start(struct ctx *c)
 	return c->t->ops->ready(c);
 }
 
+/* pre-dump N into DIR/preN, on DIR/pre(N-1); the test keeps running */
+static int pre_dump(struct ctx *c, int n)
+{
+	char pid[16], log[PATH_MAX + 16], dir[PATH_MAX + 16], prev[32];
+	char what[16];
+	const char *args[] = { "pre-dump", "-t", pid, "-D", dir, "-v4", "-o",
+			       log, n > 1 ? "--prev-images-dir" : NULL, prev,
+			       NULL };
+
+	snprintf(pid, sizeof(pid), "%d", c->pid);
+	snprintf(what, sizeof(what), "pre-dump%d", n);
+	snprintf(prev, sizeof(prev), "../pre%d", n - 1);
+	xsnprintf(dir, sizeof(dir), "%s/pre%d", c->dir, n);
+	xsnprintf(log, sizeof(log), "%s/%s.log", c->dir, what);
+	if (mkdir(dir, 0700))
+		return failf(c, "mkdir %s: %m", dir);
+	if (run_criu(c, what, args, log))
+		return -1;
+	return check_alive(c, "the original after pre-dump");
+}
+
 /* dump (kill), restore, finish */
 static int mode_plain(struct ctx *c)
 {
@@ -1426,6 +1463,26 @@ static int mode_pidns(struct ctx *c)
 }
 
 /*
+ * pre-dump three times while the test runs and writes, dump on the last
+ * (--prev-images-dir --track-mem), restore the chain, finish.
+ */
+static int mode_predump(struct ctx *c)
+{
+	int n;
+
+	if (start(c))
+		return -1;
+	for (n = 1; n <= PREDUMPS; n++) {
+		if (pre_dump(c, n))
+			return -1;
+		sleep_ms(PREDUMP_GAP_MS);
+	}
+	if (dump(c, false) || restore(c))
+		return -1;
+	return c->t->ops->finish(c);
+}
+
+/*
  * No criu-lite at all: start, ready, SIGTERM, verdict. Proves a test passes
  * on its own, so that a failure in the other modes is the tool's.
  */
@@ -1447,6 +1504,7 @@ static const struct mode modes[] = {
 	{ "leave-running", mode_leave_running, true },
 	{ "twice", mode_twice, true },
 	{ "pidns", mode_pidns, true },
+	{ "predump", mode_predump, false },
 	{ "none", mode_none, false },
 };
 

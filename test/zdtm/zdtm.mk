@@ -47,7 +47,8 @@ ZDTM_TESTS := \
 	cow_pss \
 	tree_churn \
 	pidns_nested \
-	cold_pageout
+	cold_pageout \
+	predump_chain
 
 ZDTM_STATIC_TESTS := static
 ZDTM_PTHREAD_TESTS := thread_signals threads pidns_nested sc_nanosleep_rem tree_churn
