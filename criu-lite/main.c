@@ -16,6 +16,7 @@ static void usage(FILE *f)
 "Usage:\n"
 "  criu-lite dump    -t PID -D DIR [--leave-running] [-v[N]] [-o LOG]\n"
 "  criu-lite restore -D DIR [-d] [--pidns] [--cold-mark=MODE] [-v[N]] [-o LOG]\n"
+"                    [--pidfd-store=SOCKET [--pidfd-rights=LIST] [--pidfd-allow-full]]\n"
 "  criu-lite check   [--all] [--feature NAME]\n"
 "  criu-lite show    DIR|FILE [--json]\n"
 "\n"
@@ -28,6 +29,13 @@ static void usage(FILE *f)
 "      --cold-mark=MODE  off, cold, pageout or auto (default): restore: how\n"
 "                        pages cold at dump are marked again; dump: off\n"
 "                        records no temperature\n"
+"      --pidfd-store=SOCKET  restore: hand a pidfd per restored process to\n"
+"                        the supervisor listening on unix socket SOCKET\n"
+"                        (@NAME: abstract)\n"
+"      --pidfd-rights=LIST  what those pidfds may do: info, wait, signal,\n"
+"                        getfd, madvise, setns, all (default: wait,info)\n"
+"      --pidfd-allow-full  where the kernel can't narrow a pidfd, hand out\n"
+"                        full ones (with a warning) instead of refusing\n"
 "  -v[N], --verbosity    1 errors, 2 warnings (default), 3 info, 4 debug\n"
 "  -o, --log-file LOG    write the log (at the -v level) to LOG\n"
 "      --all             check: also probe features restore does not need\n"
@@ -69,6 +77,9 @@ int main(int argc, char **argv)
 		{ "json", no_argument, NULL, 3 },
 		{ "cold-mark", required_argument, NULL, 4 },
 		{ "pidns", no_argument, NULL, 5 },
+		{ "pidfd-store", required_argument, NULL, 6 },
+		{ "pidfd-rights", required_argument, NULL, 7 },
+		{ "pidfd-allow-full", no_argument, NULL, 8 },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -124,6 +135,17 @@ int main(int argc, char **argv)
 		case 5:
 			opts.pidns = 1;
 			break;
+		case 6:
+			opts.pidfd_store = optarg;
+			break;
+		case 7:
+			if (pidfd_store_parse_rights(optarg, &opts.pidfd_rights))
+				return 1;
+			opts.pidfd_rights_set = 1;
+			break;
+		case 8:
+			opts.pidfd_allow_full = 1;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -143,12 +165,28 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
+	if ((opts.pidfd_store || opts.pidfd_rights_set ||
+	     opts.pidfd_allow_full) && strcmp(cmd, "restore")) {
+		pr_err("--pidfd-store, --pidfd-rights and --pidfd-allow-full are for restore\n");
+		return 1;
+	}
+	if ((opts.pidfd_rights_set || opts.pidfd_allow_full) &&
+	    !opts.pidfd_store) {
+		pr_err("--pidfd-rights and --pidfd-allow-full need --pidfd-store=SOCKET\n");
+		return 1;
+	}
 	if (!strcmp(cmd, "dump") || !strcmp(cmd, "restore")) {
 		if (!opts.dir) {
 			pr_err("%s needs an images directory: -D DIR\n", cmd);
 			return 1;
 		}
+		/* refused, or no supervisor: before anything is restored */
+		if (cmd[0] == 'r' && opts.pidfd_store && pidfd_store_open()) {
+			pidfd_store_close();
+			return 1;
+		}
 		ret = cmd[0] == 'd' ? cr_dump() : cr_restore();
+		pidfd_store_close();
 	} else if (!strcmp(cmd, "check")) {
 		ret = cr_check();
 	} else if (!strcmp(cmd, "show")) {
