@@ -65,6 +65,14 @@ $(UNIT_BIN): $(UNIT_SRC) $(PB_O) $(filter-out $(BUILD)/criu-lite/main.o,$(TOOL_O
 
 unit: $(UNIT_BIN)
 
+# restore --pidfd-store against a supervisor (run by test/run-all)
+PIDFD_TEST := $(BUILD)/test/pidfd_store
+$(PIDFD_TEST): test/pidfd_store.c lib/pidfd-store.h lib/kapi.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 $(WARN) -O2 -g -Ilib $(filter-out -fsanitize=%,$(LDFLAGS)) -o $@ $<
+
+pidfd-test: $(PIDFD_TEST)
+
 -include test/zdtm/zdtm.mk
 -include kernel/kernel.mk
 -include bench/bench.mk
@@ -72,7 +80,7 @@ unit: $(UNIT_BIN)
 asan:
 	$(MAKE) BUILD=build/asan SAN=1 build/asan/sbin/criu-lite build/asan/unit-tests
 
-test: all unit asan zdtm
+test: all unit asan zdtm pidfd-test
 	bash test/run-all
 
 demo: all
@@ -87,7 +95,7 @@ install: all
 clean:
 	rm -rf build criu-lite/criu-lite
 
-.PHONY: all unit asan test demo install clean
+.PHONY: all unit asan pidfd-test test demo install clean
 .SECONDARY: $(PB_C) $(PB_H)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -46,6 +46,10 @@ struct opts {
 	int pre_dump;		/* pre-dump: memory only, copied while running */
 	const char *prev_dir;	/* --prev-images-dir: relative to dir */
 	int track_mem;		/* --track-mem */
+	const char *pidfd_store;	/* restore: the supervisor's socket */
+	uint32_t pidfd_rights;		/* PIDFD_RIGHT_* it gets */
+	int pidfd_rights_set;
+	int pidfd_allow_full;		/* ... or full pidfds, if need be */
 };
 extern struct opts opts;
 
@@ -55,6 +59,13 @@ int cr_restore(void);
 int cr_check(void);
 int check_restore_kernel(void);
 int cr_show(const char *path);
+
+/* pidfd-store.c: restore --pidfd-store, pidfds for a supervisor */
+struct rst_tree;
+int pidfd_store_parse_rights(const char *list, uint32_t *rights);
+int pidfd_store_open(void);
+int pidfd_store_send(const struct rst_tree *tree);
+void pidfd_store_close(void);
 
 /* microseconds on CLOCK_MONOTONIC, for the statistics */
 uint64_t now_us(void);

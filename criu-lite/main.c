@@ -18,6 +18,7 @@ static void usage(FILE *f)
 "                    [--prev-images-dir PREV --track-mem]\n"
 "  criu-lite pre-dump -t PID -D DIR [--prev-images-dir PREV]\n"
 "  criu-lite restore -D DIR [-d] [-j] [--pidns] [--cold-mark=MODE] [-v[N]] [-o LOG]\n"
+"                    [--pidfd-store=SOCKET [--pidfd-rights=LIST] [--pidfd-allow-full]]\n"
 "  criu-lite check   [--all] [--feature NAME]\n"
 "  criu-lite show    DIR|FILE [--json]\n"
 "\n"
@@ -35,6 +36,13 @@ static void usage(FILE *f)
 "      --cold-mark=MODE  off, cold, pageout or auto (default): restore: how\n"
 "                        pages cold at dump are marked again; dump: off\n"
 "                        records no temperature\n"
+"      --pidfd-store=SOCKET  restore: hand a pidfd per restored process to\n"
+"                        the supervisor listening on unix socket SOCKET\n"
+"                        (@NAME: abstract)\n"
+"      --pidfd-rights=LIST  what those pidfds may do: info, wait, signal,\n"
+"                        getfd, madvise, setns, all (default: wait,info)\n"
+"      --pidfd-allow-full  where the kernel can't narrow a pidfd, hand out\n"
+"                        full ones (with a warning) instead of refusing\n"
 "  -v[N], --verbosity    1 errors, 2 warnings (default), 3 info, 4 debug\n"
 "  -o, --log-file LOG    write the log (at the -v level) to LOG\n"
 "      --all             check: also probe features restore does not need\n"
@@ -79,6 +87,9 @@ int main(int argc, char **argv)
 		{ "shell-job", no_argument, NULL, 'j' },
 		{ "prev-images-dir", required_argument, NULL, 6 },
 		{ "track-mem", no_argument, NULL, 7 },
+		{ "pidfd-store", required_argument, NULL, 8 },
+		{ "pidfd-rights", required_argument, NULL, 9 },
+		{ "pidfd-allow-full", no_argument, NULL, 10 },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -143,6 +154,17 @@ int main(int argc, char **argv)
 		case 7:
 			opts.track_mem = 1;
 			break;
+		case 8:
+			opts.pidfd_store = optarg;
+			break;
+		case 9:
+			if (pidfd_store_parse_rights(optarg, &opts.pidfd_rights))
+				return 1;
+			opts.pidfd_rights_set = 1;
+			break;
+		case 10:
+			opts.pidfd_allow_full = 1;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -162,6 +184,16 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
+	if ((opts.pidfd_store || opts.pidfd_rights_set ||
+	     opts.pidfd_allow_full) && strcmp(cmd, "restore")) {
+		pr_err("--pidfd-store, --pidfd-rights and --pidfd-allow-full are for restore\n");
+		return 1;
+	}
+	if ((opts.pidfd_rights_set || opts.pidfd_allow_full) &&
+	    !opts.pidfd_store) {
+		pr_err("--pidfd-rights and --pidfd-allow-full need --pidfd-store=SOCKET\n");
+		return 1;
+	}
 	if (!strcmp(cmd, "dump") || !strcmp(cmd, "restore") ||
 	    !strcmp(cmd, "pre-dump")) {
 		if (!opts.dir) {
@@ -176,8 +208,14 @@ int main(int argc, char **argv)
 			pr_err("pre-dump always leaves the tree running: drop --leave-running\n");
 			return 1;
 		}
+		/* refused, or no supervisor: before anything is restored */
+		if (cmd[0] == 'r' && opts.pidfd_store && pidfd_store_open()) {
+			pidfd_store_close();
+			return 1;
+		}
 		ret = cmd[0] == 'd' ? cr_dump() :
 		      cmd[0] == 'p' ? cr_pre_dump() : cr_restore();
+		pidfd_store_close();
 	} else if (!strcmp(cmd, "check")) {
 		ret = cr_check();
 	} else if (!strcmp(cmd, "show")) {

@@ -543,6 +543,13 @@ int cr_restore(void)
 			tree.entries[0]->pid, tree.init_pid, tree.tasks[0].pid);
 	else
 		pr_info("Restored the tree of PID %d\n", tree.tasks[0].pid);
+	/* a tree its supervisor doesn't hold is not the restore asked for */
+	if (opts.pidfd_store && pidfd_store_send(&tree)) {
+		pr_err("Restore of PID %d: the supervisor did not get every pidfd: killing the tree\n",
+		       tree.entries[0]->pid);
+		pstree_kill(&tree);
+		goto out;
+	}
 	if (opts.detach)
 		ret = 0;
 	else if (opts.pidns)
