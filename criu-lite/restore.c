@@ -295,6 +295,8 @@ static int seize_task(struct rst_task *t)
 	if (ptrace_seize_stop(t->pid, PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE)) {
 		if (errno == ESRCH)
 			pr_err("The new PID %d is gone\n", t->pid);
+		else if (errno == EPERM)
+			pr_perror("Can't seize the new PID %d", t->pid);
 		return -1;
 	}
 	t->traced = 1;

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
@@ -133,19 +134,36 @@ static int tid_add(struct dump_task *t, pid_t tid)
 }
 
 /* Seize one more thread; 1 if it is gone (a thread racing to exit). */
+/* A thread refused to ptrace because it is on its way out. */
+static int thread_exiting(pid_t pid, pid_t tid)
+{
+	char name[64], buf[512], *p;
+	ssize_t n;
+
+	snprintf(name, sizeof(name), "task/%d/stat", tid);
+	n = proc_read_file_quiet(pid, name, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return 1;
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	return p && (p[2] == 'Z' || p[2] == 'X');
+}
+
+/* Seize one more thread; 1 if it is gone (a thread racing to exit). */
 static int seize_thread(struct dump_task *t, pid_t tid)
 {
-	if (ptrace_seize_stop(tid, 0)) {
-		if (errno == ESRCH && tid != t->pid)
-			return 1;
-		if (errno == EPERM)
-			pr_err("Not permitted to trace PID %d: dump needs root (or CAP_SYS_PTRACE and CAP_CHECKPOINT_RESTORE)\n",
-			       tid);
-		else if (errno == ESRCH)
-			pr_err("PID %d exited while being seized\n", tid);
-		return -1;
-	}
-	return tid_add(t, tid);
+	if (!ptrace_seize_stop(tid, 0))
+		return tid_add(t, tid);
+	if (errno == EPERM && thread_exiting(t->pid, tid))
+		errno = ESRCH;
+	if (errno == ESRCH && tid != t->pid)
+		return 1;
+	if (errno == EPERM)
+		pr_err("Not permitted to trace PID %d: dump needs root (or CAP_SYS_PTRACE and CAP_CHECKPOINT_RESTORE)\n",
+		       tid);
+	else if (errno == ESRCH && !t->parent)
+		pr_err("PID %d exited while being seized\n", tid);
+	return -1;
 }
 
 /* The leader first, then every thread, until a pass finds no new one. */
@@ -207,8 +225,16 @@ static struct dump_task *task_new(struct dump_tree *tree, pid_t pid,
 /* A child that turned out to be a zombie: record how it died. */
 static int child_record_zombie(struct dump_task *t)
 {
-	if (proc_parse_stat(t->pid, &t->stat))
-		return -1;
+	int i;
+
+	/* one that is exiting becomes a zombie in a moment */
+	for (i = 0; i < 100; i++) {
+		if (proc_parse_stat(t->pid, &t->stat))
+			return -1;
+		if (t->stat.state == 'Z')
+			break;
+		usleep(1000);
+	}
 	if (t->stat.state != 'Z') {
 		pr_err("PID %d (%s) can't be seized in state %c\n", t->pid,
 		       t->stat.comm, t->stat.state);
@@ -242,7 +268,7 @@ static int seize_child(struct dump_tree *tree, struct dump_task *parent,
 		return -1;
 	if (seize_threads(t)) {
 		/* it died between the listing and the seize */
-		if (errno == EPERM || errno == ESRCH)
+		if (errno == ESRCH)
 			return child_record_zombie(t);
 		return -1;
 	}

@@ -73,8 +73,8 @@ int ptrace_seize_stop(pid_t pid, unsigned int options)
 
 	if (ptrace(PTRACE_SEIZE, pid, NULL,
 		   (void *)(long)(PTRACE_O_TRACESYSGOOD | options))) {
-		/* a thread racing to exit: the caller decides if it matters */
-		if (errno != ESRCH)
+		/* gone, or exiting (EPERM): the caller decides if it matters */
+		if (errno != ESRCH && errno != EPERM)
 			pr_perror("Can't seize PID %d", pid);
 		return -1;
 	}
@@ -96,13 +96,13 @@ int ptrace_seize_stop(pid_t pid, unsigned int options)
 			break;
 		pr_debug("PID %d stopped by signal %d before the interrupt\n",
 			 pid, WSTOPSIG(status));
+		/*
+		 * Our interrupt is still pending and stops it next: another
+		 * one would stop it again later, in the middle of our work.
+		 */
 		if (ptrace(PTRACE_CONT, pid, NULL,
 			   (void *)(long)WSTOPSIG(status))) {
 			pr_perror("Can't resume PID %d", pid);
-			goto err;
-		}
-		if (ptrace(PTRACE_INTERRUPT, pid, NULL, NULL)) {
-			pr_perror("Can't interrupt PID %d", pid);
 			goto err;
 		}
 	}

@@ -9,7 +9,8 @@
 
 /*
  * Seize PID and stop it with PTRACE_INTERRUPT; 0 when it sits in a stop.
- * Fails silently with ESRCH when PID is gone (or a zombie: EPERM, logged).
+ * Fails silently with ESRCH when PID is gone, and EPERM when it may not be
+ * traced or is exiting (the caller tells which).
  */
 int ptrace_seize_stop(pid_t pid, unsigned int options);
 /* Wait for PID's next stop; returns the wait status, or -1. */
