@@ -343,7 +343,8 @@ static int dump_task_state(struct dump_task *t)
 	if (alloc_core(t))
 		return -1;
 	for (i = 0; i < t->n_tids; i++)
-		if (regs_dump(t->tids[i], task_thread_core(t->core, i),
+		if (regs_dump(t->tids[i], t->wchan[i].fn,
+			      task_thread_core(t->core, i),
 			      t->arena))
 			return -1;
 	if (mm_dump_layout(t) || find_syscall_insn(t, &t->syscall_ip))
@@ -514,7 +515,7 @@ static int pre_dump_tree(struct image_stage *s, struct dump_tree *tree)
 {
 	struct dump_stats st = {};
 	uint64_t t0 = now_us(), frozen, seized, released;
-	size_t i, j;
+	size_t i;
 
 	if (freeze(tree, &frozen, &seized))
 		return -1;
@@ -534,9 +535,7 @@ static int pre_dump_tree(struct image_stage *s, struct dump_tree *tree)
 			return -1;
 	if (track_dump_rearm(tree))
 		return -1;
-	for (i = 0; i < tree->n; i++)
-		for (j = 0; !tree->tasks[i]->zombie && j < tree->tasks[i]->n_tids; j++)
-			ptrace(PTRACE_DETACH, tree->tasks[i]->tids[j], NULL, NULL);
+	tree_detach(tree);
 	released = now_us();
 	for (i = 0; i < tree->n; i++) {
 		struct dump_task *t = tree->tasks[i];

@@ -4,7 +4,9 @@
  * holds FPU, SSE, AVX and the rest of what XSAVE covers on this CPU.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <sys/user.h>
 #include <time.h>
@@ -25,7 +27,38 @@
 	X(sp, rsp) X(ss, ss) X(fs_base, fs_base) X(gs_base, gs_base) \
 	X(ds, ds) X(es, es) X(fs, fs) X(gs, gs)
 
-int regs_dump(pid_t tid, ThreadCoreEntry *tc, struct arena *a)
+/*
+ * A sleep stopped once before (SIGSTOP, a debugger, a pre-dump) goes on in
+ * restart_syscall, whose state -- which call, when it ends -- stays in the
+ * kernel. Name the call it restarts, from where the thread sleeps and the
+ * arguments the registers still hold, so restore can issue it again; what
+ * can't be named returns EINTR, as an interrupted sleep may.
+ */
+static void regs_name_restart(pid_t tid, const char *wchan,
+			      struct user_regs_struct *regs)
+{
+	if (regs->orig_rax != SYS_restart_syscall ||
+	    (long)regs->rax != -ERESTART_RESTARTBLOCK)
+		return;
+	if (strstr(wchan, "poll"))
+		regs->orig_rax = SYS_poll;
+	else if (strstr(wchan, "futex"))
+		regs->orig_rax = SYS_futex;
+	else if (regs->rdi < 64 && !(regs->rsi & ~(uint64_t)TIMER_ABSTIME) &&
+		 regs->rdx)
+		regs->orig_rax = SYS_clock_nanosleep;
+	else if (regs->rdi >= 4096)
+		regs->orig_rax = SYS_nanosleep;
+	else {
+		regs->rax = -EINTR;
+		regs->orig_rax = -1;
+	}
+	pr_info("TID %d was in restart_syscall (in %s): dumped as syscall %lld\n",
+		tid, wchan[0] ? wchan : "?", (long long)regs->orig_rax);
+}
+
+int regs_dump(pid_t tid, const char *wchan, ThreadCoreEntry *tc,
+	      struct arena *a)
 {
 	struct user_regs_struct regs;
 	UserRegsEntry *re;
@@ -43,6 +76,7 @@ int regs_dump(pid_t tid, ThreadCoreEntry *tc, struct arena *a)
 		free(xs);
 		return -1;
 	}
+	regs_name_restart(tid, wchan, &regs);
 #define X(p, k) re->p = regs.k;
 	REGS_FIELDS(X)
 #undef X
@@ -69,28 +103,64 @@ int regs_dump(pid_t tid, ThreadCoreEntry *tc, struct arena *a)
 /*
  * An interrupted relative sleep wrote what was left of it to its rem
  * argument, if it had one: sleep that long, not the whole time again.
- * Absolute sleeps restart as they are.
+ * Absolute sleeps restart as they are. Returns 1 if the sleep goes on
+ * exactly as the kernel's own restart would have it.
  */
-static void regs_remaining_sleep(struct user_regs_struct *regs)
+static int regs_remaining_sleep(struct user_regs_struct *regs)
 {
-	if (regs->orig_rax == SYS_nanosleep && regs->rsi)
+	if (regs->orig_rax == SYS_nanosleep && regs->rsi) {
 		regs->rdi = regs->rsi;
-	else if (regs->orig_rax == SYS_clock_nanosleep && regs->r10 &&
-		 !(regs->rsi & TIMER_ABSTIME))
-		regs->rdx = regs->r10;
+		return 1;
+	}
+	if (regs->orig_rax != SYS_clock_nanosleep)
+		return 0;
+	if (regs->rsi & TIMER_ABSTIME)
+		return 1;
+	if (!regs->r10)
+		return 0;
+	regs->rdx = regs->r10;
+	return 1;
+}
+
+static int in_restartblock(const struct user_regs_struct *regs)
+{
+	return (long)regs->orig_rax >= 0 &&
+	       (long)regs->rax == -ERESTART_RESTARTBLOCK;
+}
+
+static void regs_reissue(struct user_regs_struct *regs)
+{
+	regs->rax = regs->orig_rax;
+	regs->rip -= 2;
+	regs->orig_rax = -1;
 }
 
 static void regs_fixup_restart(struct user_regs_struct *regs, pid_t tid)
 {
-	if ((long)regs->orig_rax >= 0 &&
-	    (long)regs->rax == -ERESTART_RESTARTBLOCK) {
-		pr_debug("TID %d: re-issuing syscall %lld\n", tid,
-			 (long long)regs->orig_rax);
-		regs_remaining_sleep(regs);
-		regs->rax = regs->orig_rax;
-		regs->rip -= 2;
-		regs->orig_rax = -1;
-	}
+	if (!in_restartblock(regs))
+		return;
+	pr_debug("TID %d: re-issuing syscall %lld\n", tid,
+		 (long long)regs->orig_rax);
+	regs_remaining_sleep(regs);
+	regs_reissue(regs);
+}
+
+/*
+ * Before a dumped task is let go: the kernel would turn a sleep we
+ * interrupted into restart_syscall, whose state is the kernel's alone, so
+ * the next dump could not say what the task was doing. Where the sleep can
+ * be re-issued exactly, re-issue it ourselves.
+ */
+int regs_restart_in_place(pid_t tid)
+{
+	struct user_regs_struct regs;
+
+	if (ptrace_get_regs(tid, &regs))
+		return -1;
+	if (!in_restartblock(&regs) || !regs_remaining_sleep(&regs))
+		return 0;
+	regs_reissue(&regs);
+	return ptrace_set_regs(tid, &regs);
 }
 
 int regs_restore(pid_t tid, const ThreadCoreEntry *tc)

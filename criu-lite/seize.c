@@ -122,15 +122,32 @@ static int tid_known(const struct dump_task *t, pid_t tid)
 	return 0;
 }
 
-static int tid_add(struct dump_task *t, pid_t tid)
+static int tid_add(struct dump_task *t, pid_t tid, const char *wchan)
 {
 	pid_t *n = realloc(t->tids, (t->n_tids + 1) * sizeof(*n));
+	struct thread_wchan *w;
 
 	if (!n)
 		return -1;
 	t->tids = n;
+	w = realloc(t->wchan, (t->n_tids + 1) * sizeof(*w));
+	if (!w)
+		return -1;
+	t->wchan = w;
+	snprintf(w[t->n_tids].fn, sizeof(w->fn), "%s", wchan);
 	t->tids[t->n_tids++] = tid;
 	return 0;
+}
+
+/*
+ * Where TID sleeps, read before we seize it (then it sleeps in ptrace):
+ * the only trace of which call a restart_syscall restarts.
+ */
+static void read_wchan(pid_t tid, char *buf, size_t size)
+{
+	ssize_t n = proc_read_file_quiet(tid, "wchan", buf, size - 1);
+
+	buf[n > 0 ? n : 0] = 0;
 }
 
 /* Seize one more thread; 1 if it is gone (a thread racing to exit). */
@@ -152,8 +169,11 @@ static int thread_exiting(pid_t pid, pid_t tid)
 /* Seize one more thread; 1 if it is gone (a thread racing to exit). */
 static int seize_thread(struct dump_task *t, pid_t tid)
 {
+	char wchan[48];
+
+	read_wchan(tid, wchan, sizeof(wchan));
 	if (!ptrace_seize_stop(tid, 0))
-		return tid_add(t, tid);
+		return tid_add(t, tid, wchan);
 	if (errno == EPERM && thread_exiting(t->pid, tid))
 		errno = ESRCH;
 	if (errno == ESRCH && tid != t->pid)
@@ -327,8 +347,23 @@ static void task_detach(struct dump_task *t)
 {
 	size_t i;
 
-	for (i = 0; i < t->n_tids; i++)
+	if (t->detached)
+		return;
+	for (i = 0; i < t->n_tids; i++) {
+		regs_restart_in_place(t->tids[i]);
 		ptrace(PTRACE_DETACH, t->tids[i], NULL, NULL);
+	}
+	t->detached = 1;
+}
+
+/* Let the tree run on (pre-dump), still holding it by pidfds. */
+void tree_detach(struct dump_tree *tree)
+{
+	size_t i;
+
+	for (i = 0; i < tree->n; i++)
+		if (!tree->tasks[i]->zombie)
+			task_detach(tree->tasks[i]);
 }
 
 /* Kill a dumped process and wait until each of its threads is gone. */
@@ -366,6 +401,7 @@ void tree_release(struct dump_tree *tree, int kill_them)
 		proc_status_free(&t->status);
 		pidref_close(&t->ref);
 		free(t->tids);
+		free(t->wchan);
 	}
 	free(tree->tasks);
 	tree->tasks = NULL;

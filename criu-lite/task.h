@@ -24,11 +24,13 @@ struct dump_task {
 	pid_t pid;
 	int zombie;
 	int subreaper;		/* PR_SET_CHILD_SUBREAPER */
+	int detached;		/* let go already (pre-dump) */
 	struct dump_task *parent;
 	struct proc_stat stat;
 	struct proc_status status;
 	pid_t *tids;		/* seized threads, the leader first */
 	size_t n_tids;
+	struct thread_wchan { char fn[48]; } *wchan;	/* where each slept */
 	uint32_t *ns_tids;	/* per thread, its TID at every PID ns level */
 	struct remote remote;
 	uint64_t syscall_ip;	/* a syscall instruction to inject through */
@@ -228,6 +230,7 @@ uint64_t scratch_put(struct remote *r, size_t off, const void *buf, size_t len);
 /* seize.c: freezing the tree */
 int tree_seize(struct dump_tree *tree, pid_t root);
 void tree_release(struct dump_tree *tree, int kill_them);
+void tree_detach(struct dump_tree *tree);
 
 /* dump.c */
 int dump_cancelled(void);
@@ -247,8 +250,11 @@ int pstree_ns_tid_check(pid_t tid, const uint32_t *ids, size_t levels);
 void pstree_free(struct rst_tree *tree);
 
 /* regs.c */
-int regs_dump(pid_t tid, ThreadCoreEntry *tc, struct arena *a);
+/* WCHAN: where the thread slept before it was seized ("" if unknown) */
+int regs_dump(pid_t tid, const char *wchan, ThreadCoreEntry *tc,
+	      struct arena *a);
 int regs_restore(pid_t tid, const ThreadCoreEntry *tc);
+int regs_restart_in_place(pid_t tid);
 
 /* signals.c: the per-process part, then the per-thread part */
 int signals_dump(struct dump_task *t);
