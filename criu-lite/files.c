@@ -503,6 +503,12 @@ static int raise_nofile(size_t n)
 	return 0;
 }
 
+/* criu-lite's pidfd, as every task inherits it: once the tree exists. */
+void files_set_ctl(int ctl)
+{
+	descs.ctl = ctl;
+}
+
 /*
  * Open every description of the tree in criu-lite, the first time a task's
  * fd names it (so a failure names that task and fd).
@@ -512,7 +518,6 @@ int files_create(struct rst_tree *tree)
 	size_t i, j;
 	int fd;
 
-	descs.ctl = tree->ctl_pidfd;
 	if (descs_alloc(tree) || raise_nofile(2 * descs.n))
 		return -1;
 	for (i = 0; i < tree->n_tasks; i++) {
@@ -666,13 +671,52 @@ static int in_table(const struct rst_task *t, int fd)
 }
 
 /*
+ * Whose fds the task takes: criu-lite's, through the pidfd in slot CTL. In a
+ * user namespace of ours, ptrace rules forbid that (criu-lite is outside
+ * it), so the task takes them from its PID 1, a fork of criu-lite made after
+ * the descriptions were opened, which holds them at the same numbers until
+ * the tree is rebuilt.
+ */
+static int files_source(struct rst_task *t, int ctl)
+{
+	long fd;
+
+	if (!opts.userns)
+		return ctl;
+	fd = fcall(t, __NR_pidfd_open, 1, 0, 0);
+	if (fd < 0) {
+		errno = -fd;
+		pr_perror("PID %d: can't open a pidfd for its PID 1", t->pid);
+		return -1;
+	}
+	/* above every fd the table will hold, and above the slot CTL */
+	if (in_table(t, fd)) {
+		long above = t->fds[t->n_fds - 1]->fd + 1, moved;
+
+		if (above <= ctl)
+			above = ctl + 1;
+		moved = fcall(t, SYS_fcntl, fd, F_DUPFD_CLOEXEC, above);
+
+		fcall(t, SYS_close, fd, 0, 0);
+		if (moved < 0) {
+			errno = -moved;
+			pr_perror("PID %d: no room for a pidfd of its PID 1",
+				  t->pid);
+			return -1;
+		}
+		fd = moved;
+	}
+	return fd;
+}
+
+/*
  * fds are restored in increasing order, so the lowest free fd that
  * pidfd_getfd() returns never lands on one still to come; criu-lite's pidfd
  * first moves out of the way if the table uses its number.
  */
 int files_restore(struct rst_task *t, int dirfd)
 {
-	int ctl = descs.ctl, ret = 0;
+	int ctl = descs.ctl, src, ret = 0;
 	size_t i;
 	long r;
 
@@ -688,8 +732,13 @@ int files_restore(struct rst_task *t, int dirfd)
 		}
 		fcall(t, SYS_close, descs.ctl, 0, 0);
 	}
+	src = files_source(t, ctl);
+	if (src < 0)
+		return -1;
 	for (i = 0; i < t->n_fds && !ret; i++)
-		ret = restore_one_fd(t, t->fds[i], i, ctl);
+		ret = restore_one_fd(t, t->fds[i], i, src);
+	if (src != ctl)
+		fcall(t, SYS_close, src, 0, 0);
 	fcall(t, SYS_close, ctl, 0, 0);
 	return ret;
 }

@@ -489,15 +489,22 @@ static int restore_tree(struct rst_tree *tree)
 	/* first: nothing else of ours may take the addresses they need */
 	if (cow_plan(tree) || cow_reserve(tree) || tramp_setup(tree))
 		return -1;
+	/*
+	 * Before the fork: in a user namespace of ours, the tasks may not
+	 * take fds from criu-lite, but from their PID 1, which inherits them.
+	 */
+	if (files_create(tree))
+		return -1;
 	t_fork = now_us();
 	if (pstree_create(tree))
 		return -1;
 	t_fork = now_us() - t_fork;
+	files_set_ctl(tree->ctl_pidfd);
 	for (i = 0; i < tree->n_tasks; i++)
 		if (seize_task(&tree->tasks[i]))
 			return -1;
 	/* after the fork: the tasks need not inherit criu-lite's copies */
-	if (shmem_create(tree, tree->tasks[0].dirfd) || files_create(tree))
+	if (shmem_create(tree, tree->tasks[0].dirfd))
 		return -1;
 	for (i = 0; i < tree->n_tasks; i++)
 		if (rebuild_task(&tree->tasks[i]))

@@ -355,6 +355,7 @@ void pipes_release(void);
 int files_dump(int dirfd, struct dump_tree *tree);
 int files_validate(int dirfd, struct rst_task *t);
 int files_create(struct rst_tree *tree);
+void files_set_ctl(int ctl);
 int files_close_inherited(struct rst_task *t);
 int files_restore(struct rst_task *t, int dirfd);
 void files_release(void);
