@@ -284,16 +284,21 @@ static int show_dir(const char *path)
 		if (len < 5 || strcmp(de->d_name + len - 4, ".img"))
 			continue;
 		if (n == cap) {
+			char **nn;
+
 			cap = cap ? cap * 2 : 32;
-			names = realloc(names, cap * sizeof(*names));
-			if (!names) {
-				closedir(d);
-				return 1;
-			}
+			nn = realloc(names, cap * sizeof(*names));
+			if (!nn)
+				goto oom;
+			names = nn;
 		}
-		names[n++] = strdup(de->d_name);
+		names[n] = strdup(de->d_name);
+		if (!names[n])
+			goto oom;
+		n++;
 	}
-	qsort(names, n, sizeof(*names), img_name_cmp);
+	if (n)
+		qsort(names, n, sizeof(*names), img_name_cmp);
 	if (opts.json)
 		printf("{\"dir\": \"%s\", \"images\": [\n", path);
 	for (i = 0; i < n; i++) {
@@ -310,6 +315,13 @@ static int show_dir(const char *path)
 		ret = 1;
 	}
 	return ret;
+oom:
+	pr_err("Out of memory listing %s\n", path);
+	while (n--)
+		free(names[n]);
+	free(names);
+	closedir(d);
+	return 1;
 }
 
 int cr_show(const char *path)
