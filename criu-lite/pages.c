@@ -922,8 +922,7 @@ static int uffd_open(struct pages_filler *pf)
 	struct uffdio_api api = { .api = UFFD_API,
 				  .features = UFFD_FEATURE_MISSING_SHMEM };
 	struct rst_task *t = pf->t;
-	long fd, ret;
-	int err;
+	long fd;
 
 	/* pidfd comes from CLONE_PIDFD; without it we can't take the uffd */
 	if (t->pidfd < 0) {
@@ -940,17 +939,14 @@ static int uffd_open(struct pages_filler *pf)
 			 t->pid, strerror(-fd));
 		return 0;
 	}
-	pf->uffd = sys_pidfd_getfd(t->pidfd, fd, 0);
-	err = errno;
-	ret = fill_call(pf, SYS_close, fd, 0, 0, 0);
-	if (ret) {
-		errno = -ret;
-		pr_perror("PID %d: can't close its userfaultfd %ld", t->pid, fd);
+	pf->uffd = remote_take_fd(&t->remote, t->pidfd, fd);
+	if (pf->uffd == -2) {
+		pf->uffd = -1;
 		return -1;
 	}
 	if (pf->uffd < 0) {
 		pr_debug("PID %d: pidfd_getfd of its userfaultfd: %s, pages are filled by preadv\n",
-			 t->pid, strerror(err));
+			 t->pid, strerror(errno));
 		return 0;
 	}
 	if (ioctl(pf->uffd, UFFDIO_API, &api)) {

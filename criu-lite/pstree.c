@@ -969,24 +969,6 @@ static __attribute__((noreturn)) void pidns_init_run(struct rst_tree *tree)
 	__builtin_unreachable();
 }
 
-static int write_proc(pid_t pid, const char *name, const char *text)
-{
-	char path[64];
-	int fd, ok;
-
-	snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0) {
-		pr_perror("Can't open %s", path);
-		return -1;
-	}
-	ok = write(fd, text, strlen(text)) == (ssize_t)strlen(text);
-	if (!ok)
-		pr_perror("Can't write \"%s\" to %s", text, path);
-	close(fd);
-	return ok ? 0 : -1;
-}
-
 /*
  * Unprivileged: inside the new user namespace the tree's own uid and gid
  * are ours outside, one each (all an unprivileged user may map), and
@@ -998,10 +980,10 @@ static int map_userns(struct rst_tree *tree, pid_t pid)
 	char map[64];
 
 	snprintf(map, sizeof(map), "%u %u 1\n", ce->uid, getuid());
-	if (write_proc(pid, "uid_map", map) || write_proc(pid, "setgroups", "deny"))
+	if (proc_write_file(pid, "uid_map", map) || proc_write_file(pid, "setgroups", "deny"))
 		return -1;
 	snprintf(map, sizeof(map), "%u %u 1\n", ce->gid, getgid());
-	if (write_proc(pid, "gid_map", map))
+	if (proc_write_file(pid, "gid_map", map))
 		return -1;
 	__atomic_store_n(&tree->sync->userns_mapped, 1, __ATOMIC_RELEASE);
 	futex_wake_all(&tree->sync->userns_mapped);

@@ -452,7 +452,7 @@ static int uffd_inherit(struct dump_task *t)
 /* A fresh userfaultfd, created by the task for its own mm. */
 static int uffd_create(struct dump_task *t)
 {
-	long fd, ret;
+	long fd;
 	int ours, err;
 
 	if (remote_start(&t->remote, t->pid, REMOTE_SYSCALL_STOPS, t->syscall_ip))
@@ -469,18 +469,13 @@ static int uffd_create(struct dump_task *t)
 		pr_perror("PID %d: userfaultfd() in the task", t->pid);
 		return -1;
 	}
-	ours = sys_pidfd_getfd(t->ref.pidfd, fd, 0);
+	ours = remote_take_fd(&t->remote, t->ref.pidfd, fd);
 	err = errno;
-	if (remote_syscall(&t->remote, &ret, SYS_close, fd, 0, 0, 0, 0, 0) ||
-	    ret) {
-		pr_err("PID %d: can't close its userfaultfd %ld again\n", t->pid, fd);
-		remote_finish(&t->remote);
+	if (remote_finish(&t->remote) || ours == -2) {
 		if (ours >= 0)
 			close(ours);
 		return -1;
 	}
-	if (remote_finish(&t->remote))
-		return -1;
 	if (ours < 0) {
 		errno = err;
 		pr_perror("PID %d: pidfd_getfd of its userfaultfd", t->pid);
@@ -722,9 +717,7 @@ int track_batch_mask(const struct dump_task *t, const VmaEntry *v,
 /* Frozen, after the pagemap was read: start the next interval. */
 int track_dump_rearm(struct dump_tree *tree)
 {
-	char path[64];
 	size_t i;
-	int fd;
 
 	if (trk.kind != TRACKER_SOFT_DIRTY || !tracking_goes_on())
 		return 0;
@@ -733,16 +726,9 @@ int track_dump_rearm(struct dump_tree *tree)
 
 		if (t->zombie)
 			continue;
-		snprintf(path, sizeof(path), "/proc/%d/clear_refs", t->pid);
-		fd = open(path, O_WRONLY | O_CLOEXEC);
-		if (fd < 0 || write(fd, "4", 1) != 1) {
-			pr_perror("Can't clear the soft-dirty bits of PID %d (%s)",
-				  t->pid, path);
-			if (fd >= 0)
-				close(fd);
+		/* 4: clear the soft-dirty bits */
+		if (proc_write_file(t->pid, "clear_refs", "4"))
 			return -1;
-		}
-		close(fd);
 	}
 	return 0;
 }

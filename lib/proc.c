@@ -618,6 +618,25 @@ ssize_t proc_read_file_quiet(pid_t pid, const char *name, void *buf, size_t size
 	return read_proc_file(pid, name, buf, size, 1);
 }
 
+int proc_write_file(pid_t pid, const char *name, const char *text)
+{
+	size_t len = strlen(text);
+	char path[64];
+	int fd, ok;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0) {
+		pr_perror("Can't open %s", path);
+		return -1;
+	}
+	ok = write(fd, text, len) == (ssize_t)len;
+	if (!ok)
+		pr_perror("Can't write \"%s\" to %s", text, path);
+	close(fd);
+	return ok ? 0 : -1;
+}
+
 int proc_readlink(pid_t pid, const char *name, char *buf, size_t size)
 {
 	char path[64];

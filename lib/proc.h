@@ -119,6 +119,8 @@ int proc_for_each_fd(pid_t pid, int (*cb)(pid_t pid, int fd, void *arg),
 ssize_t proc_read_file(pid_t pid, const char *name, void *buf, size_t size);
 /* The same, silent when the file is not there (for scans racing with exit). */
 ssize_t proc_read_file_quiet(pid_t pid, const char *name, void *buf, size_t size);
+/* Writes TEXT to /proc/PID/NAME (uid_map, clear_refs...), errors logged. */
+int proc_write_file(pid_t pid, const char *name, const char *text);
 /* readlink of /proc/PID/NAME into buf, NUL-terminated. */
 int proc_readlink(pid_t pid, const char *name, char *buf, size_t size);
 /* TIDs of PID's threads, from /proc/PID/task, sorted; *tids is malloc'ed. */

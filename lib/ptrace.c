@@ -306,6 +306,23 @@ int remote_clone(struct remote *r, uint64_t args, size_t size, pid_t *child)
 	return 0;
 }
 
+int remote_take_fd(struct remote *r, int pidfd, long fd)
+{
+	long ret;
+	int ours, err;
+
+	ours = syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+	err = errno;
+	if (remote_syscall(r, &ret, SYS_close, fd, 0, 0, 0, 0, 0) || ret) {
+		pr_err("PID %d: can't close its fd %ld again\n", r->pid, fd);
+		if (ours >= 0)
+			close(ours);
+		return -2;
+	}
+	errno = err;
+	return ours;
+}
+
 int remote_unmap_trampoline(struct remote *r, uint64_t addr, size_t len)
 {
 	long ret;

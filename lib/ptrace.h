@@ -63,6 +63,13 @@ int remote_syscall(struct remote *r, long *ret, long nr, long a1, long a2,
 		   long a3, long a4, long a5, long a6);
 int remote_finish(struct remote *r);
 /*
+ * FD is the task's, made in this session (a userfaultfd, bound to the mm
+ * that creates it): take it through PIDFD with pidfd_getfd() and close the
+ * task's. Returns ours; -1 with errno if pidfd_getfd() failed; -2 if the
+ * task's could not be closed (logged).
+ */
+int remote_take_fd(struct remote *r, int pidfd, long fd);
+/*
  * clone3 with the clone_args at ARGS (in the task) in a REMOTE_BREAKPOINT
  * session whose tracee has PTRACE_O_TRACECLONE: *child is the new thread or
  * process, left in its first ptrace stop.
