@@ -16,6 +16,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "files.h"
 #include "images.h"
 #include "log.h"
 #include "syscalls.h"
@@ -23,8 +24,6 @@
 
 struct files_dumper {
 	struct dump_task *t;
-	struct cr_img *img;
-	struct pipes_dumper *pd;
 	size_t cap;
 	unsigned int next_id;
 	struct dumped_file {
@@ -33,7 +32,7 @@ struct files_dumper {
 		dev_t dev;
 		ino_t ino;
 		unsigned int id;
-		FdType type;
+		const struct fd_kind *kind;
 	} *seen;
 	size_t n_seen;
 };
@@ -62,7 +61,8 @@ static const struct dumped_file *shared_file(struct files_dumper *fdd, int fd,
 }
 
 static int remember_file(struct files_dumper *fdd, int fd,
-			 const struct stat *st, unsigned int id, FdType type)
+			 const struct stat *st, unsigned int id,
+			 const struct fd_kind *kind)
 {
 	struct dumped_file *n = realloc(fdd->seen,
 					(fdd->n_seen + 1) * sizeof(*n));
@@ -73,7 +73,7 @@ static int remember_file(struct files_dumper *fdd, int fd,
 	}
 	fdd->seen = n;
 	n[fdd->n_seen++] = (struct dumped_file){ fdd->t->pid, fd, st->st_dev,
-						 st->st_ino, id, type };
+						 st->st_ino, id, kind };
 	return 0;
 }
 
@@ -110,46 +110,132 @@ static const char *fd_kind(mode_t mode, const char *link)
 	return "file";
 }
 
-/* A pipe (pipe:[N]) or a FIFO (by path), a file, or neither: refused. */
-static int fd_supported(pid_t pid, int fd, const struct stat *st,
-			const char *link, FdType *type)
+/*
+ * The kinds, asked in this order whether an fd is theirs; regular files
+ * (anything reopened by path) last. Indexed by type at restore.
+ */
+static const struct fd_kind *const fd_kinds[] = {
+	&pipe_kind,
+	&reg_file_kind,
+};
+
+static const struct fd_kind *fd_kind_of(FdType type)
 {
-	*type = S_ISFIFO(st->st_mode) ? FD_TYPE__FD_PIPE : FD_TYPE__FD_REG;
-	if (S_ISFIFO(st->st_mode) && !strncmp(link, "pipe:", 5))
-		return 0;
-	if (link[0] != '/' ||
-	    !(S_ISREG(st->st_mode) || S_ISDIR(st->st_mode) ||
-	      S_ISFIFO(st->st_mode) ||
-	      (S_ISCHR(st->st_mode) && simple_chrdev(st->st_rdev)))) {
-		pr_err("PID %d: fd %d is a %s (%s), which criu-lite can't dump yet\n",
-		       pid, fd, fd_kind(st->st_mode, link), link);
-		return -1;
-	}
-	if (strstr(link, " (deleted)")) {
-		pr_err("PID %d: fd %d is the deleted file %s, which criu-lite can't dump yet\n",
-		       pid, fd, link);
-		return -1;
-	}
-	return 0;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(fd_kinds); i++)
+		if (fd_kinds[i]->type == type)
+			return fd_kinds[i];
+	return NULL;
 }
 
-static int dump_reg(struct files_dumper *fdd, const char *link,
-		    const struct stat *st, const struct proc_fdinfo *fi,
-		    uint32_t id)
+/* The kind that dumps this fd, or NULL: refused, naming task, fd and kind. */
+static const struct fd_kind *fd_kind_match(pid_t pid, int fd,
+					   const struct stat *st,
+					   const char *link)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(fd_kinds); i++)
+		if (fd_kinds[i]->match(st, link))
+			return fd_kinds[i];
+	pr_err("PID %d: fd %d is a %s (%s), which criu-lite can't dump yet\n",
+	       pid, fd, fd_kind(st->st_mode, link), link);
+	return NULL;
+}
+
+int fd_dump_take(const struct fd_dump_ctx *c)
+{
+	int fd = syscall(__NR_pidfd_getfd, c->t->ref.pidfd, c->fd, 0);
+
+	if (fd < 0)
+		pr_perror("PID %d: can't take fd %d (%s) to dump it (pidfd_getfd)",
+			  c->t->pid, c->fd, c->link);
+	return fd;
+}
+
+int files_load_msgs(int dirfd, enum img_kind_id kind,
+		    const ProtobufCMessageDescriptor *desc, void ***v,
+		    size_t *n)
+{
+	struct cr_img *img;
+	ProtobufCMessage *msg;
+	size_t cap = *n;
+	int ret;
+
+	img = open_image(dirfd, kind, 0);
+	if (!img)
+		return -1;
+	while ((ret = img_read_msg(img, desc, &msg)) == 1) {
+		if (*n == cap) {
+			void **nv;
+
+			cap = cap ? cap * 2 : 64;
+			nv = realloc(*v, cap * sizeof(*nv));
+			if (!nv) {
+				pr_err("Out of memory loading %s\n", img->name);
+				protobuf_c_message_free_unpacked(msg, NULL);
+				ret = -1;
+				break;
+			}
+			*v = nv;
+		}
+		(*v)[(*n)++] = msg;
+	}
+	img_close(img);
+	return ret;
+}
+
+int files_image_exists(int dirfd, enum img_kind_id kind)
+{
+	return !(faccessat(dirfd, img_kinds[kind].fmt, F_OK, 0) &&
+		 errno == ENOENT);
+}
+
+/* Regular files, directories and the simple character devices, by path. */
+static struct cr_img *reg_img;
+
+static int reg_match(const struct stat *st, const char *link)
+{
+	return link[0] == '/' &&
+	       (S_ISREG(st->st_mode) || S_ISDIR(st->st_mode) ||
+		(S_ISCHR(st->st_mode) && simple_chrdev(st->st_rdev)));
+}
+
+static int reg_dump_start(int dirfd)
+{
+	reg_img = create_image(dirfd, IMG_REG_FILES, 0);
+	return reg_img ? 0 : -1;
+}
+
+static int reg_dump_finish(void)
+{
+	int ret = img_close_write(reg_img);
+
+	reg_img = NULL;
+	return ret;
+}
+
+static int reg_dump(const struct fd_dump_ctx *c)
 {
 	RegFileEntry rf = REG_FILE_ENTRY__INIT;
 
-	rf.id = id;
-	rf.path = (char *)link;
-	rf.flags = fi->flags & ~O_CLOEXEC;
-	rf.pos = fi->pos;
-	rf.mode = st->st_mode;
-	rf.size = st->st_size;
-	if (S_ISCHR(st->st_mode)) {
-		rf.has_rdev = 1;
-		rf.rdev = st->st_rdev;
+	if (strstr(c->link, " (deleted)")) {
+		pr_err("PID %d: fd %d is the deleted file %s, which criu-lite can't dump yet\n",
+		       c->t->pid, c->fd, c->link);
+		return -1;
 	}
-	return img_write_msg(fdd->img, &rf.base);
+	rf.id = c->id;
+	rf.path = (char *)c->link;
+	rf.flags = c->fi->flags & ~O_CLOEXEC;
+	rf.pos = c->fi->pos;
+	rf.mode = c->st->st_mode;
+	rf.size = c->st->st_size;
+	if (S_ISCHR(c->st->st_mode)) {
+		rf.has_rdev = 1;
+		rf.rdev = c->st->st_rdev;
+	}
+	return img_write_msg(reg_img, &rf.base);
 }
 
 static int add_fdinfo(struct files_dumper *fdd, int fd, int cloexec,
@@ -185,12 +271,11 @@ static int dump_one_fd(pid_t pid, int fd, void *arg)
 {
 	struct files_dumper *fdd = arg;
 	const struct dumped_file *df;
+	const struct fd_kind *kind;
 	char name[64], link[4096];
+	struct fd_dump_ctx c;
 	struct proc_fdinfo fi;
 	struct stat st;
-	FdType type;
-	uint32_t id;
-	int ret;
 
 	snprintf(name, sizeof(name), "fd/%d", fd);
 	if (proc_readlink(pid, name, link, sizeof(link)))
@@ -200,24 +285,19 @@ static int dump_one_fd(pid_t pid, int fd, void *arg)
 		pr_perror("PID %d: can't stat fd %d (%s)", pid, fd, link);
 		return -1;
 	}
-	if (fd_supported(pid, fd, &st, link, &type) ||
-	    proc_parse_fdinfo(pid, fd, &fi))
+	kind = fd_kind_match(pid, fd, &st, link);
+	if (!kind || proc_parse_fdinfo(pid, fd, &fi))
 		return -1;
 	df = shared_file(fdd, fd, &st);
 	if (df)
-		return add_fdinfo(fdd, fd, !!(fi.flags & O_CLOEXEC), df->type,
-				  df->id);
-	id = ++fdd->next_id;
-	if (type == FD_TYPE__FD_PIPE)
-		ret = pipes_dump_end(fdd->pd, pid, fd, &st, link,
-				     fi.flags & ~O_CLOEXEC, id);
-	else
-		ret = dump_reg(fdd, link, &st, &fi, id);
-	if (ret || remember_file(fdd, fd, &st, id, type))
+		return add_fdinfo(fdd, fd, !!(fi.flags & O_CLOEXEC),
+				  df->kind->type, df->id);
+	c = (struct fd_dump_ctx){ fdd->t, fd, link, &st, &fi, ++fdd->next_id };
+	if (kind->dump(&c) || remember_file(fdd, fd, &st, c.id, kind))
 		return -1;
-	pr_debug("PID %d: fd %d -> %s flags %#o pos %" PRIu64 "\n", pid, fd,
-		 link, fi.flags, fi.pos);
-	return add_fdinfo(fdd, fd, !!(fi.flags & O_CLOEXEC), type, id);
+	pr_debug("PID %d: fd %d -> %s %s flags %#o pos %" PRIu64 "\n", pid,
+		 fd, kind->name, link, fi.flags, fi.pos);
+	return add_fdinfo(fdd, fd, !!(fi.flags & O_CLOEXEC), kind->type, c.id);
 }
 
 static int fdinfo_write(int dirfd, struct dump_task *t)
@@ -275,23 +355,39 @@ static int check_shared_tables(struct dump_tree *tree)
 	return ret;
 }
 
-/* One reg-files.img for the tree, one fdinfo image per process. */
+/* The kinds' images, I of them opened: closed again. */
+static int kinds_dump_finish(size_t n)
+{
+	int ret = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (fd_kinds[i]->dump_finish && fd_kinds[i]->dump_finish())
+			ret = -1;
+	return ret;
+}
+
+static int kinds_dump_start(int dirfd)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(fd_kinds); i++)
+		if (fd_kinds[i]->dump_start && fd_kinds[i]->dump_start(dirfd)) {
+			kinds_dump_finish(i);
+			return -1;
+		}
+	return 0;
+}
+
+/* One image (or two) per kind for the tree, one fdinfo image per process. */
 int files_dump(int dirfd, struct dump_tree *tree)
 {
 	struct files_dumper fdd = {};
 	size_t i;
 	int ret = 0;
 
-	if (check_shared_tables(tree))
+	if (check_shared_tables(tree) || kinds_dump_start(dirfd))
 		return -1;
-	fdd.img = create_image(dirfd, IMG_REG_FILES, 0);
-	if (!fdd.img)
-		return -1;
-	fdd.pd = pipes_dump_start(dirfd);
-	if (!fdd.pd) {
-		img_close_write(fdd.img);
-		return -1;
-	}
 	for (i = 0; i < tree->n && !ret; i++) {
 		if (tree->tasks[i]->zombie)
 			continue;
@@ -302,8 +398,7 @@ int files_dump(int dirfd, struct dump_tree *tree)
 			ret = fdinfo_write(dirfd, fdd.t);
 	}
 	free(fdd.seen);
-	ret |= pipes_dump_finish(fdd.pd);
-	if (img_close_write(fdd.img) || ret)
+	if (kinds_dump_finish(ARRAY_SIZE(fd_kinds)) || ret)
 		return -1;
 	return 0;
 }
@@ -341,35 +436,11 @@ static struct {
 	int ctl;		/* criu-lite's pidfd, as every task inherited it */
 } descs = { .ctl = -1 };
 
-static int reg_files_load(int dirfd)
+static int reg_load(int dirfd)
 {
-	struct cr_img *img;
-	ProtobufCMessage *msg;
-	size_t cap = 0;
-	int ret;
-
-	if (reg_files)
-		return 0;
-	img = open_image(dirfd, IMG_REG_FILES, 0);
-	if (!img)
-		return -1;
-	while ((ret = img_read_msg(img, &reg_file_entry__descriptor, &msg)) == 1) {
-		if (n_reg_files == cap) {
-			RegFileEntry **n;
-
-			cap = cap ? cap * 2 : 64;
-			n = realloc(reg_files, cap * sizeof(*n));
-			if (!n) {
-				pr_err("Out of memory loading %s\n", img->name);
-				ret = -1;
-				break;
-			}
-			reg_files = n;
-		}
-		reg_files[n_reg_files++] = (RegFileEntry *)msg;
-	}
-	img_close(img);
-	return ret;
+	return files_load_msgs(dirfd, IMG_REG_FILES,
+			       &reg_file_entry__descriptor,
+			       (void ***)&reg_files, &n_reg_files);
 }
 
 static const RegFileEntry *reg_file_find(uint32_t id)
@@ -409,36 +480,44 @@ static int validate_reg(const struct rst_task *t, const FdinfoEntry *fe)
 	return 0;
 }
 
+/* Every kind's images, once; a kind whose images are absent has no fds. */
+static int kinds_load(int dirfd)
+{
+	static int loaded;
+	size_t i;
+
+	if (loaded)
+		return 0;
+	loaded = 1;
+	for (i = 0; i < ARRAY_SIZE(fd_kinds); i++)
+		if (fd_kinds[i]->load && fd_kinds[i]->load(dirfd))
+			return -1;
+	return 0;
+}
+
 int files_validate(int dirfd, struct rst_task *t)
 {
 	size_t i;
 
-	if (reg_files_load(dirfd) || pipes_load(dirfd))
+	if (kinds_load(dirfd))
 		return -1;
 	for (i = 0; i < t->n_fds; i++) {
 		const FdinfoEntry *fe = t->fds[i];
-		int ret;
+		const struct fd_kind *kind = fd_kind_of(fe->type);
 
-		switch (fe->type) {
-		case FD_TYPE__FD_REG:
-			ret = validate_reg(t, fe);
-			break;
-		case FD_TYPE__FD_PIPE:
-			ret = pipes_validate(t, fe);
-			break;
-		default:
+		if (!kind) {
 			pr_err("PID %d: fd %u is of unknown type %d\n", t->pid,
 			       fe->fd, fe->type);
-			ret = -1;
+			return -1;
 		}
-		if (ret)
+		if (kind->validate(t, fe))
 			return -1;
 	}
 	return 0;
 }
 
 /* criu-lite's own copy of a regular file's description */
-static int open_reg(const struct rst_task *t, const FdinfoEntry *fe)
+static int reg_open(const struct rst_task *t, const FdinfoEntry *fe)
 {
 	const RegFileEntry *rf = reg_file_find(fe->id);
 	int flags = rf->flags & ~(O_CREAT | O_TRUNC | O_EXCL | O_NOCTTY);
@@ -528,10 +607,7 @@ int files_create(struct rst_tree *tree)
 
 			if (descs.fd[fe->id] >= 0)
 				continue;
-			if (fe->type == FD_TYPE__FD_PIPE)
-				fd = pipes_open(t, fe);
-			else
-				fd = open_reg(t, fe);
+			fd = fd_kind_of(fe->type)->open(t, fe);
 			if (fd < 0)
 				return -1;
 			descs.fd[fe->id] = fd;
@@ -551,7 +627,9 @@ void files_release(void)
 	free(descs.fd);
 	descs.fd = NULL;
 	descs.n = 0;
-	pipes_release();
+	for (i = 0; i < ARRAY_SIZE(fd_kinds); i++)
+		if (fd_kinds[i]->release)
+			fd_kinds[i]->release();
 }
 
 /* Close every fd the task inherited from the restorer, but criu-lite's pidfd. */
@@ -585,12 +663,40 @@ static long fcall(struct rst_task *t, long nr, long a1, long a2, long a3)
 
 static const char *desc_name(const FdinfoEntry *fe, char *buf, size_t size)
 {
-	const RegFileEntry *rf;
+	return fd_kind_of(fe->type)->describe(fe->id, buf, size);
+}
 
-	if (fe->type == FD_TYPE__FD_PIPE)
-		return pipes_name(fe->id, buf, size);
-	rf = reg_file_find(fe->id);
+static const char *reg_describe(uint32_t id, char *buf, size_t size)
+{
+	const RegFileEntry *rf = reg_file_find(id);
+
+	(void)buf;
+	(void)size;
 	return rf ? rf->path : "?";
+}
+
+const struct fd_kind reg_file_kind = {
+	.type = FD_TYPE__FD_REG,
+	.name = "file",
+	.match = reg_match,
+	.dump_start = reg_dump_start,
+	.dump = reg_dump,
+	.dump_finish = reg_dump_finish,
+	.load = reg_load,
+	.validate = validate_reg,
+	.open = reg_open,
+	.describe = reg_describe,
+};
+
+/* Each kind's work once the task holds its whole table. */
+static int kinds_restore_task(struct rst_task *t)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(fd_kinds); i++)
+		if (fd_kinds[i]->restore_task && fd_kinds[i]->restore_task(t))
+			return -1;
+	return 0;
 }
 
 /* An fd sharing its file description with an earlier one is a dup of it. */
@@ -740,5 +846,5 @@ int files_restore(struct rst_task *t, int dirfd)
 	if (src != ctl)
 		fcall(t, SYS_close, src, 0, 0);
 	fcall(t, SYS_close, ctl, 0, 0);
-	return ret;
+	return ret ? -1 : kinds_restore_task(t);
 }

@@ -32,6 +32,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "files.h"
 #include "images.h"
 #include "log.h"
 #include "task.h"
@@ -56,23 +57,26 @@ struct pipes_dumper {
 	size_t n, cap;
 };
 
-struct pipes_dumper *pipes_dump_start(int dirfd)
-{
-	struct pipes_dumper *pd = calloc(1, sizeof(*pd));
+static struct pipes_dumper dp, *const pd = &dp;
 
-	if (!pd) {
-		pr_err("Out of memory for the pipes dumper\n");
-		return NULL;
-	}
+static int pipes_match(const struct stat *st, const char *link)
+{
+	/* a FIFO by its path, or an anonymous pipe (pipe:[N]) */
+	return S_ISFIFO(st->st_mode) &&
+	       (link[0] == '/' || !strncmp(link, "pipe:", 5));
+}
+
+static int pipes_dump_start(int dirfd)
+{
 	pd->ends = create_image(dirfd, IMG_PIPES, 0);
 	pd->data = pd->ends ? create_image(dirfd, IMG_PIPES_DATA, 0) : NULL;
 	if (!pd->data) {
 		if (pd->ends)
 			img_close_write(pd->ends);
-		free(pd);
-		return NULL;
+		pd->ends = NULL;
+		return -1;
 	}
-	return pd;
+	return 0;
 }
 
 /* Everything queued in the pipe of PID's fd FD, read through a tee. */
@@ -129,7 +133,7 @@ out:
 	return ret;
 }
 
-static int pipe_dump_data(struct pipes_dumper *pd, pid_t pid, int fd,
+static int pipe_dump_data(pid_t pid, int fd,
 			  const char *link, const struct stat *st)
 {
 	PipeDataEntry pde = PIPE_DATA_ENTRY__INIT;
@@ -150,7 +154,7 @@ static int pipe_dump_data(struct pipes_dumper *pd, pid_t pid, int fd,
 }
 
 /* The pipe of an fd: its index + 1, dumped with its data on first sight. */
-static int pipe_find(struct pipes_dumper *pd, pid_t pid, int fd,
+static int pipe_find(pid_t pid, int fd,
 		     const char *link, const struct stat *st)
 {
 	struct pipe_obj *o;
@@ -171,27 +175,26 @@ static int pipe_find(struct pipes_dumper *pd, pid_t pid, int fd,
 		pd->cap = cap;
 	}
 	pd->n++;
-	if (pipe_dump_data(pd, pid, fd, link, st))
+	if (pipe_dump_data(pid, fd, link, st))
 		return -1;
 	pd->v[pd->n - 1] = (struct pipe_obj){ st->st_dev, st->st_ino, pid, fd,
 					      link[0] == '/', 0, 0 };
 	return pd->n;
 }
 
-/* A new description of a pipe or FIFO, as description ID. */
-int pipes_dump_end(struct pipes_dumper *pd, pid_t pid, int fd,
-		   const struct stat *st, const char *link, unsigned int flags,
-		   uint32_t id)
+/* A new description of a pipe or FIFO. */
+static int pipes_dump_end(const struct fd_dump_ctx *c)
 {
+	unsigned int flags = c->fi->flags & ~O_CLOEXEC;
 	PipeEntry pe = PIPE_ENTRY__INIT;
 	struct pipe_obj *o;
 	int idx;
 
-	idx = pipe_find(pd, pid, fd, link, st);
+	idx = pipe_find(c->t->pid, c->fd, c->link, c->st);
 	if (idx < 0)
 		return -1;
 	o = &pd->v[idx - 1];
-	pe.id = id;
+	pe.id = c->id;
 	pe.pipe_id = idx;
 	pe.flags = flags;
 	if ((flags & O_ACCMODE) != O_WRONLY)
@@ -202,7 +205,7 @@ int pipes_dump_end(struct pipes_dumper *pd, pid_t pid, int fd,
 }
 
 /* A pipe with one direction outside the tree comes back without it. */
-static void warn_half_pipes(const struct pipes_dumper *pd)
+static void warn_half_pipes(void)
 {
 	size_t i;
 
@@ -219,17 +222,15 @@ static void warn_half_pipes(const struct pipes_dumper *pd)
 	}
 }
 
-int pipes_dump_finish(struct pipes_dumper *pd)
+static int pipes_dump_finish(void)
 {
 	int ret;
 
-	if (!pd)
-		return -1;
-	warn_half_pipes(pd);
+	warn_half_pipes();
 	ret = img_close_write(pd->ends);
 	ret |= img_close_write(pd->data);
 	free(pd->v);
-	free(pd);
+	*pd = (struct pipes_dumper){};
 	return ret ? -1 : 0;
 }
 
@@ -248,40 +249,7 @@ static struct {
 	size_t n_ends;
 	struct rst_pipe *pipes;	/* by pipe_id - 1 */
 	size_t n_pipes;
-	int loaded;
 } rp;
-
-static int load_msgs(int dirfd, enum img_kind_id kind,
-		     const ProtobufCMessageDescriptor *desc, void ***v,
-		     size_t *n)
-{
-	struct cr_img *img;
-	ProtobufCMessage *msg;
-	size_t cap = 0;
-	int ret;
-
-	img = open_image(dirfd, kind, 0);
-	if (!img)
-		return -1;
-	while ((ret = img_read_msg(img, desc, &msg)) == 1) {
-		if (*n == cap) {
-			void **nv;
-
-			cap = cap ? cap * 2 : 64;
-			nv = realloc(*v, cap * sizeof(*nv));
-			if (!nv) {
-				pr_err("Out of memory loading %s\n", img->name);
-				protobuf_c_message_free_unpacked(msg, NULL);
-				ret = -1;
-				break;
-			}
-			*v = nv;
-		}
-		(*v)[(*n)++] = msg;
-	}
-	img_close(img);
-	return ret;
-}
 
 static int pipes_check_ids(void)
 {
@@ -302,20 +270,17 @@ static int pipes_check_ids(void)
 	return 0;
 }
 
-/* Both images, once; a dump made before pipes were dumped has neither. */
-int pipes_load(int dirfd)
+/* Both images; a dump made before pipes were dumped has neither. */
+static int pipes_load(int dirfd)
 {
 	PipeDataEntry **data = NULL;
 	size_t i;
 
-	if (rp.loaded)
+	if (!files_image_exists(dirfd, IMG_PIPES))
 		return 0;
-	rp.loaded = 1;
-	if (faccessat(dirfd, img_kinds[IMG_PIPES].fmt, F_OK, 0) && errno == ENOENT)
-		return 0;
-	if (load_msgs(dirfd, IMG_PIPES, &pipe_entry__descriptor,
+	if (files_load_msgs(dirfd, IMG_PIPES, &pipe_entry__descriptor,
 		      (void ***)&rp.ends, &rp.n_ends) ||
-	    load_msgs(dirfd, IMG_PIPES_DATA, &pipe_data_entry__descriptor,
+	    files_load_msgs(dirfd, IMG_PIPES_DATA, &pipe_data_entry__descriptor,
 		      (void ***)&data, &rp.n_pipes))
 		return -1;
 	rp.pipes = calloc(rp.n_pipes + 1, sizeof(*rp.pipes));
@@ -339,7 +304,7 @@ static const PipeEntry *end_find(uint32_t id)
 	return NULL;
 }
 
-const char *pipes_name(uint32_t id, char *buf, size_t size)
+static const char *pipes_name(uint32_t id, char *buf, size_t size)
 {
 	const PipeEntry *pe = end_find(id);
 	const PipeDataEntry *e;
@@ -353,7 +318,7 @@ const char *pipes_name(uint32_t id, char *buf, size_t size)
 	return buf;
 }
 
-int pipes_validate(const struct rst_task *t, const FdinfoEntry *fe)
+static int pipes_validate(const struct rst_task *t, const FdinfoEntry *fe)
 {
 	const PipeEntry *pe = end_find(fe->id);
 	const PipeDataEntry *e;
@@ -461,7 +426,7 @@ static int pipe_end_open(const struct rst_task *t, struct rst_pipe *p, int acc)
 }
 
 /* criu-lite's copy of FE's description, the pipe made on first use. */
-int pipes_open(const struct rst_task *t, const FdinfoEntry *fe)
+static int pipes_open(const struct rst_task *t, const FdinfoEntry *fe)
 {
 	const PipeEntry *pe = end_find(fe->id);
 	struct rst_pipe *p = &rp.pipes[pe->pipe_id - 1];
@@ -491,7 +456,7 @@ int pipes_open(const struct rst_task *t, const FdinfoEntry *fe)
 	return fd;
 }
 
-void pipes_release(void)
+static void pipes_release(void)
 {
 	size_t i;
 
@@ -507,3 +472,17 @@ void pipes_release(void)
 		p->r = p->w = p->anchor = -1;
 	}
 }
+
+const struct fd_kind pipe_kind = {
+	.type = FD_TYPE__FD_PIPE,
+	.name = "pipe",
+	.match = pipes_match,
+	.dump_start = pipes_dump_start,
+	.dump = pipes_dump_end,
+	.dump_finish = pipes_dump_finish,
+	.load = pipes_load,
+	.validate = pipes_validate,
+	.open = pipes_open,
+	.describe = pipes_name,
+	.release = pipes_release,
+};

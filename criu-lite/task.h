@@ -337,20 +337,6 @@ int shmem_map_path(const struct rst_shm_table *shm, uint32_t id, char *buf,
 		   size_t size);
 void shmem_release(struct rst_shm_table *shm);
 
-/* pipes.c: pipes and FIFOs; files.c calls these for their fds */
-struct pipes_dumper;
-struct stat;
-struct pipes_dumper *pipes_dump_start(int dirfd);
-int pipes_dump_end(struct pipes_dumper *pd, pid_t pid, int fd,
-		   const struct stat *st, const char *link, unsigned int flags,
-		   uint32_t id);
-int pipes_dump_finish(struct pipes_dumper *pd);
-int pipes_load(int dirfd);
-int pipes_validate(const struct rst_task *t, const FdinfoEntry *fe);
-int pipes_open(const struct rst_task *t, const FdinfoEntry *fe);
-const char *pipes_name(uint32_t id, char *buf, size_t size);
-void pipes_release(void);
-
 /* files.c */
 int files_dump(int dirfd, struct dump_tree *tree);
 int files_validate(int dirfd, struct rst_task *t);
