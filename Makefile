@@ -14,7 +14,7 @@ SAN	?=
 WARN	:= -Wall -Wextra -Werror -Wno-missing-field-initializers
 CFLAGS	?= -O2 -g
 CFLAGS	+= -std=gnu11 $(WARN) -D_GNU_SOURCE -Ilib -I$(BUILD)/proto -MMD -MP
-LDLIBS	:= -lprotobuf-c -lz -lcap
+LDLIBS	:= -lprotobuf-c -lz -lcap -pthread
 ifneq ($(SAN),)
 CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS	+= -fsanitize=address,undefined

@@ -19,6 +19,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "async-writer.h"
 #include "crc32c.h"
 #include "images.h"
 #include "log.h"
@@ -40,7 +41,8 @@ struct pages_dumper {
 	struct dump_task *t;
 	int pages_fd;
 	int mem_fd;
-	unsigned char *buf;
+	struct async_writer *aw;	/* checksums and writes the buffers */
+	unsigned char *buf;		/* the one being filled */
 	struct iovec riov[IOV_BATCH];
 	uint8_t pinnable[IOV_BATCH];	/* riov[i] may be read by pinning */
 	int niov;
@@ -164,7 +166,6 @@ static int read_pinned(struct pages_dumper *pd, int first, int n,
 static int flush_pages(struct pages_dumper *pd)
 {
 	size_t off = 0;
-	ssize_t n;
 	int i, j;
 
 	for (i = 0; i < pd->niov; i = j) {
@@ -183,24 +184,36 @@ static int flush_pages(struct pages_dumper *pd)
 			return -1;
 		off += len;
 	}
+	/* here, not in the writer: it has the page cache to fill */
 	if (crc32c_stream_add(&pd->crc, pd->buf, pd->buffered)) {
 		pr_err("Out of memory for the checksums of PID %d's pages\n",
 		       pd->t->pid);
 		return -1;
 	}
-	for (off = 0; off < pd->buffered;) {
-		n = write(pd->pages_fd, pd->buf + off, pd->buffered - off);
+	aw_submit(pd->aw, pd->buffered);
+	pd->written += pd->buffered;
+	pd->niov = 0;
+	pd->buffered = 0;
+	progress("Dumping memory", pd->written, 0, pd->start_us);
+	pd->buf = aw_buffer(pd->aw);
+	return pd->buf ? 0 : -1;
+}
+
+/* In the writer thread, while the next buffer is read from the task. */
+static int pages_sink(void *arg, const void *buf, size_t len)
+{
+	struct pages_dumper *pd = arg;
+	size_t off;
+	ssize_t n;
+
+	for (off = 0; off < len; off += n) {
+		n = write(pd->pages_fd, (const char *)buf + off, len - off);
 		if (n < 0) {
 			pr_perror("Can't write the pages image of PID %d",
 				  pd->t->pid);
 			return -1;
 		}
-		off += n;
 	}
-	pd->written += pd->buffered;
-	pd->niov = 0;
-	pd->buffered = 0;
-	progress("Dumping memory", pd->written, 0, pd->start_us);
 	return 0;
 }
 
@@ -500,7 +513,8 @@ int pages_dump(int dirfd, struct dump_task *t, struct dump_stats *st)
 		return -1;
 	}
 	pm_fd = pagemap_open(t->pid);
-	pd.buf = aligned_alloc(pd.page, COPY_BUF_SIZE);
+	pd.aw = aw_start(COPY_BUF_SIZE, pages_sink, &pd);
+	pd.buf = pd.aw ? aw_buffer(pd.aw) : NULL;
 	pme = malloc(PM_BATCH * sizeof(*pme));
 	pd.prev_ok = malloc(PM_BATCH);
 	if (coldmark_dump_init(&pd.cm, t->pid, PM_BATCH) || pm_fd < 0 ||
@@ -518,6 +532,10 @@ int pages_dump(int dirfd, struct dump_task *t, struct dump_stats *st)
 	}
 	if (flush_pages(&pd))
 		goto out;
+	ret = aw_finish(pd.aw);
+	pd.aw = NULL;
+	if (ret)
+		goto out;
 	progress_done();
 	st->pages_skipped = st->pages_scanned - st->pages_written -
 			    st->pages_in_prev;
@@ -529,6 +547,8 @@ int pages_dump(int dirfd, struct dump_task *t, struct dump_stats *st)
 	if (!ret)
 		ret = coldmark_dump_finish(&pd.cm, t);
 out:
+	/* the thread may still write: stop it before the buffers go */
+	aw_finish(pd.aw);
 	st->memdump_us += now_us() - t0;
 	if (pm_fd >= 0)
 		close(pm_fd);
@@ -544,7 +564,6 @@ out:
 	}
 	free(pme);
 	free(pd.prev_ok);
-	free(pd.buf);
 	free(pd.runs);
 	coldmark_dump_free(&pd.cm);
 	return ret;
