@@ -328,8 +328,6 @@ static int dump_batch(struct pages_dumper *pd, VmaEntry *v, uint64_t addr,
 	enum page_class run_class = PAGE_NONE, c;
 	uint64_t i, run = 0;
 
-	pd->use_prev = pd->t->track &&
-		       track_batch_mask(pd->t, v, addr, nr, pme, pd->prev_ok);
 	for (i = 0; i <= nr; i++) {
 		c = i < nr ? page_classify(pd, v, pme, i) : PAGE_NONE;
 		if (run && c == run_class) {
@@ -363,7 +361,13 @@ static int dump_vma_pages(struct pages_dumper *pd, int pm_fd, VmaEntry *v,
 		} else if (pagemap_read_entries(pm_fd, addr, nr, pme) < 0) {
 			return -1;
 		}
-		if (dump_cancelled() || coldmark_classify(&pd->cm, v, pme, nr))
+		pd->use_prev = pd->t->track &&
+			       track_batch_mask(pd->t, v, addr, nr, pme,
+						pd->prev_ok);
+		/* what the previous dump holds keeps the temperature it had */
+		if (dump_cancelled() ||
+		    coldmark_classify(&pd->cm, v, addr, pme,
+				      pd->use_prev ? pd->prev_ok : NULL, nr))
 			return -1;
 		if (v->cow && pagemap_read_entries(pd->parent_pm_fd, addr, nr,
 						   pd->parent_pme) < 0)
@@ -517,7 +521,8 @@ int pages_dump(int dirfd, struct dump_task *t, struct dump_stats *st)
 	pd.buf = pd.aw ? aw_buffer(pd.aw) : NULL;
 	pme = malloc(PM_BATCH * sizeof(*pme));
 	pd.prev_ok = malloc(PM_BATCH);
-	if (coldmark_dump_init(&pd.cm, t->pid, PM_BATCH) || pm_fd < 0 ||
+	if (coldmark_dump_init(&pd.cm, t->pid, PM_BATCH) ||
+	    track_prev_temps(t, &pd.cm) || pm_fd < 0 ||
 	    !pd.buf || !pme || !pd.prev_ok) {
 		pr_err("Can't set up the memory dump of PID %d\n", t->pid);
 		goto out;
@@ -681,6 +686,25 @@ int pagemap_load(int dirfd, unsigned int id, struct rst_run **runs, size_t *n)
 	}
 	*runs = v;
 	return 0;
+}
+
+/* The temperature runs of a pagemap, at their addresses. */
+int pagemap_load_temps(int dirfd, unsigned int id, struct cold_runs *runs)
+{
+	struct pages_reader pr;
+	PagemapEntry *pe;
+	int ret;
+
+	if (pagemap_open_read(dirfd, id, &pr))
+		return -1;
+	while ((ret = pagemap_next(&pr, &pe)) == 1) {
+		ret = coldmark_runs_add_entry(runs, pe);
+		protobuf_c_message_free_unpacked(&pe->base, NULL);
+		if (ret)
+			break;
+	}
+	pagemap_close_read(&pr);
+	return ret;
 }
 
 /* Every run lies in one VMA that has contents; counts match the pages file. */
