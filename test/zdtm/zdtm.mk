@@ -48,7 +48,9 @@ ZDTM_TESTS := \
 	tree_churn \
 	pidns_nested \
 	cold_pageout \
-	predump_chain
+	predump_chain \
+	eventfd \
+	signalfd
 
 ZDTM_STATIC_TESTS := static
 ZDTM_PTHREAD_TESTS := thread_signals threads pidns_nested sc_nanosleep_rem tree_churn
