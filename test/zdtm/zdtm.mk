@@ -50,7 +50,10 @@ ZDTM_TESTS := \
 	cold_pageout \
 	predump_chain \
 	eventfd \
-	signalfd
+	signalfd \
+	epoll \
+	epoll_shared \
+	timerfd
 
 ZDTM_STATIC_TESTS := static
 ZDTM_PTHREAD_TESTS := thread_signals threads pidns_nested sc_nanosleep_rem tree_churn
