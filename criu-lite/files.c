@@ -121,6 +121,7 @@ static const struct fd_kind *const fd_kinds[] = {
 	&epoll_kind,
 	&signalfd_kind,
 	&timerfd_kind,
+	&inotify_kind,
 	&reg_file_kind,
 };
 
@@ -134,13 +135,18 @@ static const struct fd_kind *fd_kind_of(FdType type)
 	return NULL;
 }
 
-/* Is LINK (readlink of an fd) anon_inode:[NAME]? */
+/* Is LINK (readlink of an fd) anon_inode:[NAME] (inotify: no brackets)? */
 static int fd_is_anon(const char *link, const char *name)
 {
 	size_t len = strlen(name);
+	int br;
 
-	return !strncmp(link, "anon_inode:[", 12) &&
-	       !strncmp(link + 12, name, len) && !strcmp(link + 12 + len, "]");
+	if (strncmp(link, "anon_inode:", 11))
+		return 0;
+	link += 11;
+	br = link[0] == '[';
+	return !strncmp(link + br, name, len) &&
+	       !strcmp(link + br + len, br ? "]" : "");
 }
 
 static int kind_match(const struct fd_kind *k, const struct stat *st,

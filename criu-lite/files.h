@@ -77,6 +77,7 @@ extern const struct fd_kind eventfd_kind;
 extern const struct fd_kind epoll_kind;
 extern const struct fd_kind signalfd_kind;
 extern const struct fd_kind timerfd_kind;
+extern const struct fd_kind inotify_kind;
 
 /* criu-lite's own copy of the dumped task's fd (pidfd_getfd), or -1. */
 int fd_dump_take(const struct fd_dump_ctx *c);

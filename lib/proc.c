@@ -858,6 +858,57 @@ err:
 	return -1;
 }
 
+/* mountinfo writes space, tab, newline and backslash as \NNN */
+static void unescape_octal(char *s)
+{
+	char *d = s;
+
+	for (; *s; s++, d++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' &&
+		    s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+			*d = (s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0');
+			s += 3;
+		} else {
+			*d = *s;
+		}
+	}
+	*d = 0;
+}
+
+int proc_mount_of_dev_fp(FILE *f, unsigned int major, unsigned int minor,
+			 char *path, size_t size)
+{
+	char line[4096], mnt[4096];
+	unsigned int ma, mi;
+
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%*d %*d %u:%u %*s %4095s", &ma, &mi, mnt) != 3 ||
+		    ma != major || mi != minor)
+			continue;
+		unescape_octal(mnt);
+		if (strlen(mnt) >= size)
+			continue;
+		strcpy(path, mnt);
+		return 0;
+	}
+	return -1;
+}
+
+int proc_mount_of_dev(pid_t pid, unsigned int major, unsigned int minor,
+		      char *path, size_t size)
+{
+	FILE *f = proc_fopen(pid, "mountinfo");
+	int ret;
+
+	if (!f)
+		return -1;
+	ret = proc_mount_of_dev_fp(f, major, minor, path, size);
+	fclose(f);
+	if (ret)
+		pr_err("PID %d: no mount of device %u:%u\n", pid, major, minor);
+	return ret;
+}
+
 /* proc_fdinfo_NAME(): parser proc_parse_NAME_fp on /proc/PID/fdinfo/FD */
 #define FDINFO_PARSER(NAME, TYPE)					\
 int proc_fdinfo_##NAME(pid_t pid, int fd, TYPE arg)			\

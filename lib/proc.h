@@ -157,6 +157,15 @@ struct proc_inotify_wd {
 };
 int proc_parse_inotify_fp(FILE *f, struct proc_inotify_wd **v);
 
+/*
+ * The mount point of the first mount of device MAJOR:MINOR in PID's
+ * /proc/PID/mountinfo (octal escapes undone); -1 if none.
+ */
+int proc_mount_of_dev_fp(FILE *f, unsigned int major, unsigned int minor,
+			 char *path, size_t size);
+int proc_mount_of_dev(pid_t pid, unsigned int major, unsigned int minor,
+		      char *path, size_t size);
+
 /* The same on /proc/PID/fdinfo/FD. */
 int proc_fdinfo_eventfd(pid_t pid, int fd, struct proc_eventfd *e);
 int proc_fdinfo_epoll(pid_t pid, int fd, struct proc_epoll_tfd **v);

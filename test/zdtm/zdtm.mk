@@ -53,7 +53,8 @@ ZDTM_TESTS := \
 	signalfd \
 	epoll \
 	epoll_shared \
-	timerfd
+	timerfd \
+	inotify
 
 ZDTM_STATIC_TESTS := static
 ZDTM_PTHREAD_TESTS := thread_signals threads pidns_nested sc_nanosleep_rem tree_churn
