@@ -34,47 +34,76 @@ struct files_dumper {
 		ino_t ino;
 		unsigned int id;
 		const struct fd_kind *kind;
-	} *seen;
-	size_t n_seen;
+	} *seen;		/* sorted: cmp_file() */
+	size_t n_seen, seen_cap;
 };
 
 #define KCMP_FILE	0
 #define KCMP_FILES	2
 
 /*
+ * Where the fd of PID stands against dumped description DF: by inode, then
+ * by kcmp(KCMP_FILE)'s order of the descriptions themselves (anonymous
+ * inodes are one inode for every eventfd, epoll...): <0, 0 (the same
+ * description), >0.
+ */
+static int cmp_file(const struct dumped_file *df, pid_t pid, int fd,
+		    const struct stat *st)
+{
+	long r;
+
+	if (st->st_dev != df->dev)
+		return st->st_dev < df->dev ? -1 : 1;
+	if (st->st_ino != df->ino)
+		return st->st_ino < df->ino ? -1 : 1;
+	r = syscall(SYS_kcmp, pid, df->pid, KCMP_FILE, fd, df->fd);
+	return r == 0 ? 0 : r == 1 ? -1 : 1;
+}
+
+/*
  * An fd sharing its open file description with one dumped before, in this
- * task or another: its id.
+ * task or another: its entry; else NULL and *AT, where its entry goes in
+ * the sorted list of dumped descriptions.
  */
 static const struct dumped_file *shared_file(struct files_dumper *fdd, int fd,
-					     const struct stat *st)
+					     const struct stat *st, size_t *at)
 {
-	pid_t pid = fdd->t->pid;
-	size_t i;
+	size_t lo = 0, hi = fdd->n_seen;
 
-	for (i = 0; i < fdd->n_seen; i++) {
-		const struct dumped_file *df = &fdd->seen[i];
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int r = cmp_file(&fdd->seen[mid], fdd->t->pid, fd, st);
 
-		if (df->dev == st->st_dev && df->ino == st->st_ino &&
-		    syscall(SYS_kcmp, df->pid, pid, KCMP_FILE, df->fd, fd) == 0)
-			return df;
+		if (!r)
+			return &fdd->seen[mid];
+		if (r < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
 	}
+	*at = lo;
 	return NULL;
 }
 
 static int remember_file(struct files_dumper *fdd, int fd,
 			 const struct stat *st, unsigned int id,
-			 const struct fd_kind *kind)
+			 const struct fd_kind *kind, size_t at)
 {
-	struct dumped_file *n = realloc(fdd->seen,
-					(fdd->n_seen + 1) * sizeof(*n));
+	struct dumped_file *n = fdd->seen;
 
-	if (!n) {
-		pr_err("Out of memory dumping fd %d\n", fd);
-		return -1;
+	if (fdd->n_seen == fdd->seen_cap) {
+		fdd->seen_cap = fdd->seen_cap ? fdd->seen_cap * 2 : 64;
+		n = realloc(fdd->seen, fdd->seen_cap * sizeof(*n));
+		if (!n) {
+			pr_err("Out of memory dumping fd %d\n", fd);
+			return -1;
+		}
+		fdd->seen = n;
 	}
-	fdd->seen = n;
-	n[fdd->n_seen++] = (struct dumped_file){ fdd->t->pid, fd, st->st_dev,
-						 st->st_ino, id, kind };
+	memmove(&n[at + 1], &n[at], (fdd->n_seen - at) * sizeof(*n));
+	n[at] = (struct dumped_file){ fdd->t->pid, fd, st->st_dev, st->st_ino,
+				      id, kind };
+	fdd->n_seen++;
 	return 0;
 }
 
@@ -302,6 +331,7 @@ static int dump_one_fd(pid_t pid, int fd, void *arg)
 	struct fd_dump_ctx c;
 	struct proc_fdinfo fi;
 	struct stat st;
+	size_t at = 0;
 
 	snprintf(name, sizeof(name), "fd/%d", fd);
 	if (proc_readlink(pid, name, link, sizeof(link)))
@@ -314,13 +344,13 @@ static int dump_one_fd(pid_t pid, int fd, void *arg)
 	kind = fd_kind_match(pid, fd, &st, link);
 	if (!kind || proc_parse_fdinfo(pid, fd, &fi))
 		return -1;
-	df = shared_file(fdd, fd, &st);
+	df = shared_file(fdd, fd, &st, &at);
 	if (df)
 		return add_fdinfo(fdd, fd, !!(fi.flags & O_CLOEXEC),
 				  df->kind->type, df->id);
 	c = (struct fd_dump_ctx){ fdd->tree, fdd->t, fd, link, &st, &fi,
 				  ++fdd->next_id };
-	if (kind->dump(&c) || remember_file(fdd, fd, &st, c.id, kind))
+	if (kind->dump(&c) || remember_file(fdd, fd, &st, c.id, kind, at))
 		return -1;
 	pr_debug("PID %d: fd %d -> %s %s flags %#o pos %" PRIu64 "\n", pid,
 		 fd, kind->name, link, fi.flags, fi.pos);
