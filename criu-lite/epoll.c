@@ -23,6 +23,7 @@
 #include <linux/kcmp.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -63,6 +64,25 @@ static int holds_epoll(const struct fd_dump_ctx *c, pid_t pid)
 	if (proc_for_each_fd(pid, holds_epoll_fd, &h) < 0)
 		return 0;
 	return h.found;
+}
+
+int epoll_probe_kcmp_tfd(void)
+{
+	struct kcmp_epoll_slot slot = { 0, 0, 0 };
+	struct epoll_event ev = { .events = EPOLLIN };
+	int ep = epoll_create1(EPOLL_CLOEXEC), fd, ret = 0;
+
+	fd = eventfd(0, EFD_CLOEXEC);
+	if (ep >= 0 && fd >= 0 && !epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev)) {
+		slot = (struct kcmp_epoll_slot){ ep, fd, 0 };
+		ret = syscall(SYS_kcmp, getpid(), getpid(), KCMP_EPOLL_TFD, fd,
+			      &slot) == 0;
+	}
+	if (fd >= 0)
+		close(fd);
+	if (ep >= 0)
+		close(ep);
+	return ret;
 }
 
 /* A task whose fd TFD is the target, and that holds the epoll: 0 if none. */

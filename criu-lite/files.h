@@ -79,6 +79,10 @@ extern const struct fd_kind signalfd_kind;
 extern const struct fd_kind timerfd_kind;
 extern const struct fd_kind inotify_kind;
 
+/* For check: TFD_IOC_SET_TICKS, kcmp(KCMP_EPOLL_TFD) work here. */
+int timerfd_probe_set_ticks(void);
+int epoll_probe_kcmp_tfd(void);
+
 /* criu-lite's own copy of the dumped task's fd (pidfd_getfd), or -1. */
 int fd_dump_take(const struct fd_dump_ctx *c);
 

@@ -151,6 +151,34 @@ static int timerfd_arm(const struct rst_task *t, const FdinfoEntry *fe,
 	return 0;
 }
 
+int timerfd_probe_set_ticks(void)
+{
+	uint64_t ticks = 1;
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC), ret;
+
+	if (fd < 0)
+		return 0;
+	ret = ioctl(fd, TFD_IOC_SET_TICKS, &ticks);
+	close(fd);
+	return ret == 0;
+}
+
+/* Unread expirations need TFD_IOC_SET_TICKS: refused before any task is made. */
+static int timerfd_validate(const struct rst_task *t, const FdinfoEntry *fe)
+{
+	const TimerfdEntry *e = fd_image_find(&timerfd_image, fe->id);
+	static int have = -1;
+
+	if (!e->ticks)
+		return 0;
+	if (have < 0)
+		have = timerfd_probe_set_ticks();
+	if (!have)
+		pr_err("PID %d: timerfd fd %u has %" PRIu64 " unread expirations, which this kernel can't give back (no TFD_IOC_SET_TICKS: CONFIG_CHECKPOINT_RESTORE)\n",
+		       t->pid, fe->fd, e->ticks);
+	return have ? 0 : -1;
+}
+
 static int timerfd_open(const struct rst_task *t, const FdinfoEntry *fe)
 {
 	const TimerfdEntry *e = fd_image_find(&timerfd_image, fe->id);
@@ -175,5 +203,6 @@ const struct fd_kind timerfd_kind = {
 	.image = &timerfd_image,
 	.anon = "timerfd",
 	.dump = timerfd_dump,
+	.validate = timerfd_validate,
 	.open = timerfd_open,
 };
