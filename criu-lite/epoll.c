@@ -125,6 +125,11 @@ static int epoll_fill(const struct fd_dump_ctx *c,
 		te[i].events = v[i].events;
 		te[i].data = v[i].data;
 		te[i].owner = tfd_owner(c, v[i].tfd, tfd_rank(v, i));
+		if (!te[i].owner && (errno == ENOSYS || errno == EOPNOTSUPP)) {
+			pr_perror("PID %d: epoll fd %d: this kernel can't tell what fd %d is (kcmp KCMP_EPOLL_TFD)",
+				  c->t->pid, c->fd, v[i].tfd);
+			return -1;
+		}
 		if (!te[i].owner) {
 			pr_err("PID %d: epoll fd %d watches fd %d (inode %#" PRIx64
 			       "), which no task of the tree holds at that number any more (closed or replaced since it was added): criu-lite can't add it back\n",

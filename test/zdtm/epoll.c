@@ -4,7 +4,8 @@
  * pipe's read end holding 5 bytes) EPOLLIN, fd 22 (an eventfd at 1)
  * EPOLLIN|EPOLLET, fd 24 (another pipe's write end) EPOLLOUT|EPOLLONESHOT,
  * fd 23 (that pipe's empty read end) EPOLLIN|EPOLLRDHUP, and fd 25, a dup
- * of fd 20 added as its own watch; each with its own 64-bit data. Epoll fd
+ * of fd 20 added as its own watch, and fd 26 (an empty eventfd)
+ * EPOLLIN|EPOLLEXCLUSIVE; each with its own 64-bit data. Epoll fd
  * 31 watches epoll fd 30. After restore: the fd table is as before, the
  * watches are exactly the same (fd number, events, data, from fdinfo);
  * epoll_wait on fd 31 says fd 30 is ready, and on fd 30 reports exactly
@@ -36,6 +37,7 @@ static const struct watch {
 	{ 24, EPOLLOUT | EPOLLONESHOT, 0x3333, 1 },
 	{ 23, EPOLLIN | EPOLLRDHUP, 0x4444, 0 },
 	{ 25, EPOLLIN, 0xffffffff00000001ull, 1 },
+	{ 26, EPOLLIN | EPOLLEXCLUSIVE, 0x6666, 0 },
 };
 
 static void move_to(int fd, int want)
@@ -140,6 +142,7 @@ int main(int argc, char **argv)
 	move_to(p[1], 24);
 	if (dup2(20, 25) != 25)
 		fail("dup2: %m");
+	move_to(eventfd(0, EFD_NONBLOCK), 26);
 	move_to(epoll_create1(0), 30);
 	move_to(epoll_create1(EPOLL_CLOEXEC), 31);
 	for (i = 0; i < ARRAY_SIZE(watches); i++)
