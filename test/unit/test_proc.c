@@ -1430,3 +1430,27 @@ Test(proc_fdinfo_anon, inotify)
 		       "inotify wd:1 ino:3 sdev:4 mask:300 ignored_mask:0 fhandle-bytes:8 fhandle-type:1 f_handle:1ac5\n",
 		       &v, "malformed inotify");
 }
+
+Test(proc_mountinfo, mount_of_dev)
+{
+	char path[64];
+	FILE *f = text_file(
+		"22 1 254:1 / / rw,relatime shared:1 - ext4 /dev/vda1 rw\n"
+		"23 22 0:21 / /proc rw - proc proc rw\n"
+		"40 22 254:3 /sub /mnt/a\\040b rw - ext4 /dev/vda3 rw\n"
+		"41 22 254:3 / /mnt/c rw - ext4 /dev/vda3 rw\n");
+
+	cr_assert_eq(proc_mount_of_dev_fp(f, 254, 1, path, sizeof(path)), 0);
+	cr_expect_str_eq(path, "/");
+	rewind(f);
+	/* the first mount of the device, its octal escapes undone */
+	cr_assert_eq(proc_mount_of_dev_fp(f, 254, 3, path, sizeof(path)), 0);
+	cr_expect_str_eq(path, "/mnt/a b");
+	rewind(f);
+	cr_expect_eq(proc_mount_of_dev_fp(f, 8, 0, path, sizeof(path)), -1);
+	rewind(f);
+	/* a mount point too long for the buffer is skipped */
+	cr_assert_eq(proc_mount_of_dev_fp(f, 254, 3, path, 7), 0);
+	cr_expect_str_eq(path, "/mnt/c");
+	fclose(f);
+}
