@@ -565,7 +565,7 @@ static int validate_reg(const struct rst_task *t, const FdinfoEntry *fe)
 	return 0;
 }
 
-/* The id of an entry of IM: every such entry's field "id". */
+/* The id of an entry of an fd_image: its field "id". */
 static uint32_t entry_id(const ProtobufCMessage *m)
 {
 	const ProtobufCFieldDescriptor *f =
@@ -612,7 +612,8 @@ static int fd_image_load(struct fd_image *im, int dirfd)
 	if (files_load_msgs(dirfd, im->kind, ik->entry, (void ***)&im->v,
 			    &im->n))
 		return -1;
-	qsort(im->v, im->n, sizeof(*im->v), cmp_entry_id);
+	if (im->n > 1)
+		qsort(im->v, im->n, sizeof(*im->v), cmp_entry_id);
 	for (i = 1; i < im->n; i++)
 		if (entry_id(im->v[i - 1]) == entry_id(im->v[i])) {
 			pr_err("Image %s: description %u appears twice\n",

@@ -109,7 +109,8 @@ static int wds_fill(const struct fd_dump_ctx *c, struct proc_inotify_wd *v,
 {
 	int i;
 
-	qsort(v, n, sizeof(*v), cmp_wd);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), cmp_wd);
 	for (i = 0; i < n; i++) {
 		if (wd_path(c, &v[i], paths[i], PATH_MAX))
 			return -1;
