@@ -179,10 +179,74 @@ out:
 	return ret;
 }
 
+/* Task T's fd of description ID, or -1. */
+static int task_fd_of(const struct rst_task *t, uint32_t id)
+{
+	size_t i;
+
+	for (i = 0; i < t->n_fds; i++)
+		if (t->fds[i]->id == id)
+			return t->fds[i]->fd;
+	return -1;
+}
+
+static int task_has_fd(const struct rst_task *t, uint32_t fd)
+{
+	size_t i;
+
+	for (i = 0; i < t->n_fds; i++)
+		if (t->fds[i]->fd == fd)
+			return 1;
+	return 0;
+}
+
+/* Per epoll entry (by index): its watches whose owner can add them. */
+static size_t *addable;
+
+/*
+ * Each watch needs an owner in the tree holding the epoll and the watched
+ * fd number; counted as each owner's first fd of the epoll is validated,
+ * and checked when the epoll is made, before any task is.
+ */
+static int epoll_validate(const struct rst_task *t, const FdinfoEntry *fe)
+{
+	ssize_t pos = fd_image_pos(&epoll_image, fe->id);
+	const EpollEntry *e = (const EpollEntry *)epoll_image.v[pos];
+	size_t i;
+
+	if (task_fd_of(t, fe->id) != (int)fe->fd)
+		return 0;
+	if (!addable) {
+		addable = calloc(epoll_image.n, sizeof(*addable));
+		if (!addable) {
+			pr_err("Out of memory for %zu epolls\n", epoll_image.n);
+			return -1;
+		}
+	}
+	for (i = 0; i < e->n_tfds; i++) {
+		if (e->tfds[i]->owner != t->pe->pid)
+			continue;
+		if (!task_has_fd(t, e->tfds[i]->tfd)) {
+			pr_err("PID %d: epoll fd %u watches its fd %u, which fdinfo-%u.img does not have\n",
+			       t->pid, fe->fd, e->tfds[i]->tfd, t->pe->pid);
+			return -1;
+		}
+		addable[pos]++;
+	}
+	return 0;
+}
+
 static int epoll_open(const struct rst_task *t, const FdinfoEntry *fe)
 {
-	const EpollEntry *e = fd_image_find(&epoll_image, fe->id);
+	ssize_t pos = fd_image_pos(&epoll_image, fe->id);
+	const EpollEntry *e = (const EpollEntry *)epoll_image.v[pos];
 	int fd;
+
+	if (addable[pos] != e->n_tfds) {
+		pr_err("PID %d: epoll fd %u: %zu of its %zu watches belong to no process of the tree that holds the epoll\n",
+		       t->pid, fe->fd, e->n_tfds - addable[pos], e->n_tfds);
+		return -1;
+	}
 
 	fd = epoll_create1(EPOLL_CLOEXEC);
 	if (fd < 0) {
@@ -197,17 +261,6 @@ static int epoll_open(const struct rst_task *t, const FdinfoEntry *fe)
 		return -1;
 	}
 	return fd;
-}
-
-/* Task T's fd of description ID, or -1. */
-static int task_fd_of(const struct rst_task *t, uint32_t id)
-{
-	size_t i;
-
-	for (i = 0; i < t->n_fds; i++)
-		if (t->fds[i]->id == id)
-			return t->fds[i]->fd;
-	return -1;
 }
 
 static int epoll_add(struct rst_task *t, int epfd, const EpollTfdEntry *te)
@@ -260,6 +313,7 @@ const struct fd_kind epoll_kind = {
 	.image = &epoll_image,
 	.anon = "eventpoll",
 	.dump = epoll_dump,
+	.validate = epoll_validate,
 	.open = epoll_open,
 	.restore_task = epoll_restore_task,
 };

@@ -583,7 +583,7 @@ static int cmp_entry_id(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-const void *fd_image_find(const struct fd_image *im, uint32_t id)
+ssize_t fd_image_pos(const struct fd_image *im, uint32_t id)
 {
 	size_t lo = 0, hi = im->n;
 
@@ -592,13 +592,20 @@ const void *fd_image_find(const struct fd_image *im, uint32_t id)
 		uint32_t got = entry_id(im->v[mid]);
 
 		if (got == id)
-			return im->v[mid];
+			return mid;
 		if (got < id)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return NULL;
+	return -1;
+}
+
+const void *fd_image_find(const struct fd_image *im, uint32_t id)
+{
+	ssize_t pos = fd_image_pos(im, id);
+
+	return pos < 0 ? NULL : im->v[pos];
 }
 
 /* An image of entries by id; absent in a dump made before the kind was. */

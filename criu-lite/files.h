@@ -42,8 +42,9 @@ struct fd_image {
 	size_t n;
 };
 
-/* The entry of description ID, or NULL. */
+/* The entry of description ID, or NULL; or its index in im->v, or -1. */
 const void *fd_image_find(const struct fd_image *im, uint32_t id);
+ssize_t fd_image_pos(const struct fd_image *im, uint32_t id);
 /* Write the entry of a description being dumped. */
 int fd_image_write(struct fd_image *im, const ProtobufCMessage *msg);
 
