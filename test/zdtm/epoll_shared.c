@@ -4,10 +4,10 @@
  * parent makes epoll fd 30 watching its eventfd fd 20 (data 0x20), then
  * forks; the child makes a pipe (read end fd 40, which the parent does not
  * have) and adds fd 40 (data 0x40) to the shared epoll, and writes to it.
- * After restore fd 30 is still one description in both (kcmp); the parent's
- * epoll_wait reports both targets; then the child, whose fd number the
- * watch of the pipe is filed under, modifies and deletes it by that number;
- * after that the parent sees only its eventfd.
+ * After restore fds 30 and 20 are still one description each in both
+ * (kcmp); the parent's epoll_wait reports both targets; then the child,
+ * whose fd number the watch of the pipe is filed under, modifies and
+ * deletes it by that number; after that the parent sees only its eventfd.
  */
 #include <errno.h>
 #include <linux/kcmp.h>
@@ -101,6 +101,8 @@ int main(int argc, char **argv)
 	test_fds_check(&s0);
 	if (syscall(SYS_kcmp, getpid(), pid, KCMP_FILE, 30, 30))
 		fail("fd 30 is no longer one epoll in parent and child");
+	if (syscall(SYS_kcmp, getpid(), pid, KCMP_FILE, 20, 20))
+		fail("fd 20 is no longer one eventfd in parent and child");
 	r = ready();
 	if (r != 3)
 		fail("epoll_wait reports %#x, not both targets", r);
