@@ -68,9 +68,9 @@ static int holds_epoll(const struct fd_dump_ctx *c, pid_t pid)
 
 int epoll_probe_kcmp_tfd(void)
 {
-	struct kcmp_epoll_slot slot = { 0, 0, 0 };
 	struct epoll_event ev = { .events = EPOLLIN };
 	int ep = epoll_create1(EPOLL_CLOEXEC), fd, ret = 0;
+	struct kcmp_epoll_slot slot;
 
 	fd = eventfd(0, EFD_CLOEXEC);
 	if (ep >= 0 && fd >= 0 && !epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev)) {
