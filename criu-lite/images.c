@@ -28,6 +28,15 @@ const struct img_kind img_kinds[IMG_NR_KINDS] = {
 	[IMG_PIPES] = { KIND(11), "pipes.img", NULL, &pipe_entry__descriptor },
 	[IMG_PIPES_DATA] = { KIND(12), "pipes-data.img", NULL,
 			     &pipe_data_entry__descriptor },
+	[IMG_EVENTFD] = { KIND(17), "eventfd.img", NULL,
+			  &eventfd_entry__descriptor },
+	[IMG_EPOLL] = { KIND(18), "epoll.img", NULL, &epoll_entry__descriptor },
+	[IMG_SIGNALFD] = { KIND(19), "signalfd.img", NULL,
+			   &signalfd_entry__descriptor },
+	[IMG_TIMERFD] = { KIND(20), "timerfd.img", NULL,
+			  &timerfd_entry__descriptor },
+	[IMG_INOTIFY] = { KIND(21), "inotify.img", NULL,
+			  &inotify_entry__descriptor },
 };
 
 const char *image_name(enum img_kind_id kind, unsigned int id, char *buf,

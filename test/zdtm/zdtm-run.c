@@ -1151,6 +1151,36 @@ static const char *const python_argv[] = {
 	NULL
 };
 
+/*
+ * A selectors (epoll) loop carried by an eventfd and a pipe in turn: each
+ * eventfd wakeup writes the pipe, each pipe wakeup counts and, 100 ms on,
+ * signals the eventfd. A watch or a readiness lost by restore stops it.
+ */
+static const char *const python_epoll_argv[] = {
+	"/usr/bin/python3", "-c",
+	"import os, selectors, time\n"
+	"sel = selectors.EpollSelector()\n"
+	"r, w = os.pipe()\n"
+	"e = os.eventfd(0, os.EFD_NONBLOCK)\n"
+	"sel.register(r, selectors.EVENT_READ, 'pipe')\n"
+	"sel.register(e, selectors.EVENT_READ, 'eventfd')\n"
+	"os.eventfd_write(e, 1)\n"
+	"i = 0\n"
+	"while True:\n"
+	"    for key, ev in sel.select(1.0):\n"
+	"        if key.data == 'eventfd':\n"
+	"            os.eventfd_read(e)\n"
+	"            os.write(w, b'x')\n"
+	"            continue\n"
+	"        os.read(r, 1)\n"
+	"        i += 1\n"
+	"        with open('counter', 'w') as f:\n"
+	"            f.write('%d\\n' % i)\n"
+	"        time.sleep(0.1)\n"
+	"        os.eventfd_write(e, 1)\n",
+	NULL
+};
+
 static const char *const python_threads_argv[] = {
 	"/usr/bin/python3", "-c",
 	"import os, threading, time\n"
@@ -1180,6 +1210,7 @@ static const struct test real_tests[] = {
 	{ "real/bash-fork", &real_counter_ops, bash_fork_argv },
 	{ "real/python", &real_counter_ops, python_argv },
 	{ "real/python-threads", &real_threads_ops, python_threads_argv },
+	{ "real/python-epoll", &real_counter_ops, python_epoll_argv },
 };
 
 /* -------------------------------------------------------- criu-lite */

@@ -48,7 +48,13 @@ ZDTM_TESTS := \
 	tree_churn \
 	pidns_nested \
 	cold_pageout \
-	predump_chain
+	predump_chain \
+	eventfd \
+	signalfd \
+	epoll \
+	epoll_shared \
+	timerfd \
+	inotify
 
 ZDTM_STATIC_TESTS := static
 ZDTM_PTHREAD_TESTS := thread_signals threads pidns_nested sc_nanosleep_rem tree_churn
