@@ -116,6 +116,7 @@ static const char *fd_kind(mode_t mode, const char *link)
  */
 static const struct fd_kind *const fd_kinds[] = {
 	&pipe_kind,
+	&tty_kind,
 	&reg_file_kind,
 };
 
@@ -355,6 +356,16 @@ static int check_shared_tables(struct dump_tree *tree)
 	return ret;
 }
 
+static int kinds_dump_tree(const struct dump_tree *tree)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(fd_kinds); i++)
+		if (fd_kinds[i]->dump_tree && fd_kinds[i]->dump_tree(tree))
+			return -1;
+	return 0;
+}
+
 /* The kinds' images, I of them opened: closed again. */
 static int kinds_dump_finish(size_t n)
 {
@@ -398,6 +409,8 @@ int files_dump(int dirfd, struct dump_tree *tree)
 			ret = fdinfo_write(dirfd, fdd.t);
 	}
 	free(fdd.seen);
+	if (!ret)
+		ret = kinds_dump_tree(tree);
 	if (kinds_dump_finish(ARRAY_SIZE(fd_kinds)) || ret)
 		return -1;
 	return 0;
@@ -652,7 +665,7 @@ int files_close_inherited(struct rst_task *t)
 	return 0;
 }
 
-static long fcall(struct rst_task *t, long nr, long a1, long a2, long a3)
+long fcall(struct rst_task *t, long nr, long a1, long a2, long a3)
 {
 	long ret;
 

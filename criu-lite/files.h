@@ -35,6 +35,8 @@ struct fd_kind {
 	int (*match)(const struct stat *st, const char *link);
 	int (*dump_start)(int dirfd);			/* optional */
 	int (*dump)(const struct fd_dump_ctx *c);
+	/* Every fd of the tree seen: what only the whole tree tells. */
+	int (*dump_tree)(const struct dump_tree *tree);	/* optional */
 	int (*dump_finish)(void);			/* optional; also after a failure */
 	/* Restore. The kind's images, read once before any task is made. */
 	int (*load)(int dirfd);				/* optional */
@@ -51,6 +53,7 @@ struct fd_kind {
 
 extern const struct fd_kind reg_file_kind;
 extern const struct fd_kind pipe_kind;
+extern const struct fd_kind tty_kind;
 
 /* criu-lite's own copy of the dumped task's fd (pidfd_getfd), or -1. */
 int fd_dump_take(const struct fd_dump_ctx *c);

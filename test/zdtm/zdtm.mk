@@ -38,6 +38,9 @@ ZDTM_TESTS := \
 	pipes \
 	fifo \
 	pipeline \
+	pty_pair \
+	pty_ctty \
+	shell_job \
 	static \
 	pstree \
 	threads \
