@@ -52,6 +52,11 @@ static int is_ptmx(dev_t rdev)
 	return major(rdev) == TTYAUX_MAJOR && minor(rdev) == PTMX_MINOR;
 }
 
+static int is_dev_tty(dev_t rdev)
+{
+	return major(rdev) == TTYAUX_MAJOR && minor(rdev) == 0;
+}
+
 static int is_pts(dev_t rdev)
 {
 	return major(rdev) >= PTS_MAJOR_FIRST && major(rdev) <= PTS_MAJOR_LAST;
@@ -93,8 +98,8 @@ static int tty_match(const struct stat *st, const char *link)
 
 	(void)link;
 	return S_ISCHR(st->st_mode) &&
-	       (is_ptmx(rdev) || is_pts(rdev) || major(rdev) == TTY_MAJOR ||
-		major(rdev) == TTYAUX_MAJOR);
+	       (is_ptmx(rdev) || is_dev_tty(rdev) || is_pts(rdev) ||
+		major(rdev) == TTY_MAJOR);
 }
 
 static const struct dump_task *dump_root(const struct dump_task *t)
@@ -168,7 +173,6 @@ static int dtty_settings(struct dump_tty *d, int fd, const struct fd_dump_ctx *c
 {
 	struct termios tio;
 	struct winsize ws;
-
 	if (tcgetattr(fd, &tio) || ioctl(fd, TIOCGWINSZ, &ws)) {
 		pr_perror("PID %d: fd %d (%s): can't read its terminal settings",
 			  c->t->pid, c->fd, c->link);
@@ -209,13 +213,41 @@ static int dtty_master(struct dump_tty *d, int fd, const struct fd_dump_ctx *c)
 	return 0;
 }
 
-/* The type of the description on FD (criu-lite's copy), its terminal's rdev. */
+/* What only the slave tells: exclusive mode, input not read yet. */
+static int dtty_slave(struct dump_tty *d, int fd, const struct fd_dump_ctx *c)
+{
+	int excl;
+
+	if (ioctl(fd, TIOCGEXCL, &excl)) {
+		pr_perror("PID %d: fd %d (%s): TIOCGEXCL", c->t->pid, c->fd,
+			  c->link);
+		return -1;
+	}
+	d->e.has_exclusive = 1;
+	d->e.exclusive = !!excl;
+	if (ioctl(fd, FIONREAD, &d->queued_in))
+		d->queued_in = 0;
+	return 0;
+}
+
+/*
+ * The type of the description on FD (criu-lite's copy), its terminal's
+ * rdev; /dev/tty stands for the terminal it was opened on (TIOCGDEV).
+ */
 static int tty_classify(const struct fd_dump_ctx *c, int fd, TtyType *type,
 			dev_t *rdev)
 {
-	unsigned int index;
+	unsigned int index, real;
 
 	*rdev = c->st->st_rdev;
+	if (is_dev_tty(*rdev)) {
+		if (ioctl(fd, TIOCGDEV, &real)) {
+			pr_perror("PID %d: fd %d (%s): which terminal is it (TIOCGDEV)",
+				  c->t->pid, c->fd, c->link);
+			return -1;
+		}
+		*rdev = real;
+	}
 	if (is_ptmx(*rdev)) {
 		if (ioctl(fd, TIOCGPTN, &index)) {
 			pr_perror("PID %d: fd %d (%s): TIOCGPTN", c->t->pid,
@@ -258,13 +290,14 @@ static int tty_dump_fd(const struct fd_dump_ctx *c, int fd)
 	}
 	if (type == TTY_TYPE__TTY_PTY_MASTER && dtty_master(d, fd, c))
 		return -1;
-	if (type == TTY_TYPE__TTY_PTY_SLAVE && !d->queued_in &&
-	    ioctl(fd, FIONREAD, &d->queued_in))
-		d->queued_in = 0;
+	if (type == TTY_TYPE__TTY_PTY_SLAVE && dtty_slave(d, fd, c))
+		return -1;
 	te.id = c->id;
 	te.type = type;
 	te.info_id = d->e.id;
 	te.flags = c->fi->flags & ~O_CLOEXEC;
+	if (is_dev_tty(c->st->st_rdev))
+		te.has_dev_tty = te.dev_tty = 1;
 	return img_write_msg(dt.ents, &te.base);
 }
 
@@ -557,7 +590,7 @@ static int pty_setup(const struct rst_task *t, struct rst_tty *p)
 	const TtyInfoEntry *e = p->e;
 	struct termios tio = {};
 	struct winsize ws = {};
-	int pkt = e->packet_mode, lck = 1;
+	int pkt = e->packet_mode;
 
 	if (e->termios) {
 		tio.c_iflag = e->termios->iflag;
@@ -579,8 +612,7 @@ static int pty_setup(const struct rst_task *t, struct rst_tty *p)
 		if (ioctl(p->slave, TIOCSWINSZ, &ws))
 			goto err;
 	}
-	if (ioctl(p->master, TIOCPKT, &pkt) ||
-	    (e->locked && ioctl(p->master, TIOCSPTLCK, &lck)))
+	if (ioctl(p->master, TIOCPKT, &pkt))
 		goto err;
 	return 0;
 err:
@@ -774,11 +806,29 @@ static int tty_restore_task(struct rst_task *t)
 	return 0;
 }
 
+/*
+ * Lock and exclusive mode, once every description is open: a locked pty's
+ * slave can't be opened, an exclusive one only by root.
+ */
+static void pty_close_door(const struct rst_tty *p)
+{
+	int lck = 1;
+
+	if (p->e->locked && ioctl(p->master, TIOCSPTLCK, &lck))
+		pr_warn("/dev/pts/%u: can't lock it again (TIOCSPTLCK): %s\n",
+			p->index, strerror(errno));
+	if (p->e->exclusive && ioctl(p->slave, TIOCEXCL))
+		pr_warn("/dev/pts/%u: can't make it exclusive again (TIOCEXCL): %s\n",
+			p->index, strerror(errno));
+}
+
 static void tty_release(void)
 {
 	size_t i;
 
 	for (i = 0; i < rt.n; i++) {
+		if (rt.v[i].master >= 0)
+			pty_close_door(&rt.v[i]);
 		if (rt.v[i].master >= 0)
 			close(rt.v[i].master);
 		if (rt.v[i].slave >= 0)

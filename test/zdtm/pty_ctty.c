@@ -2,12 +2,13 @@
 /*
  * A session leader whose controlling terminal is a pty slave: it holds the
  * master at fd 10 and the slave at fd 11, made its controlling terminal by
- * TIOCSCTTY; its child leads a process group of its own, which is in front
+ * TIOCSCTTY, and /dev/tty at fd 12; its child leads a process group of its own, which is in front
  * of the terminal (tcsetpgrp). After restore, in both processes: tty_nr of
  * /proc/self/stat is the slave's device (the pts index may have changed),
  * tcgetpgrp() and tcgetsid() on the slave name the child's group and the
- * leader's session; and the terminal works as one: the child, in front,
- * reads what the master writes.
+ * leader's session; fd 12 is that terminal still (TIOCGDEV: it comes back
+ * as the slave itself); and the terminal works as one: the child, in
+ * front, reads what the master writes.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -56,6 +57,20 @@ static void check_ctty(const char *who, pid_t leader, pid_t child)
 		     tcgetsid(11), leader);
 }
 
+/* fd 12, opened as /dev/tty, is the slave */
+static void check_dev_tty(void)
+{
+	unsigned int dev;
+	struct stat st;
+
+	if (fstat(11, &st) || ioctl(12, TIOCGDEV, &dev))
+		fail("fd 12: %m");
+	if (dev != st.st_rdev)
+		fail("fd 12 is the terminal %u:%u, not the slave %u:%u",
+		     major(dev), minor(dev), major(st.st_rdev),
+		     minor(st.st_rdev));
+}
+
 static void child(pid_t leader)
 {
 	char buf[8];
@@ -88,6 +103,9 @@ int main(int argc, char **argv)
 	close(4);
 	if (ioctl(11, TIOCSCTTY, 0))
 		fail("TIOCSCTTY: %m");
+	if (dup2(open("/dev/tty", O_RDWR), 12) != 12)
+		fail("open /dev/tty: %m");
+	close(3);
 	pid = test_fork();
 	if (pid == 0)
 		child(me);
@@ -99,6 +117,7 @@ int main(int argc, char **argv)
 	test_waitsig();
 
 	check_ctty("leader", me, pid);
+	check_dev_tty();
 	if (kill(pid, SIGTERM))
 		fail("the child %d is gone: %m", pid);
 	test_ready_wait(NULL);

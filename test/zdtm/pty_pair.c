@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * A pty pair held by one process: the master at fd 10 (packet mode on), the
- * slave at fd 11 (read-write) and again at fd 12 (a second description,
- * read-only, O_NONBLOCK). The slave is raw-ish (no ICANON, ECHO, ISIG,
+ * A pty pair held by one process: the master at fd 10 (packet mode on,
+ * locked: the slave can't be opened again), the slave at fd 11 (read-write)
+ * and again at fd 12 (a second description, read-only, O_NONBLOCK), in
+ * exclusive mode (TIOCEXCL). The slave is raw-ish (no ICANON, ECHO, ISIG,
  * ICRNL; VMIN 1, VTIME 3, VINTR changed) with a 37x123 window of 7x15
  * pixels. After restore: the fd set is exactly 0-2 and 10-12, fd 10 is a
  * pty master whose slave is what fds 11 and 12 are (its index may have
- * changed), with the same flags, termios, window size and packet mode;
+ * changed), with the same flags, termios, window size, packet mode, lock
+ * and exclusive mode;
  * bytes written to the master are read on the slave (fd 12), and bytes
  * written to the slave come out of the master behind a packet-mode byte.
  */
@@ -34,7 +36,7 @@ static void setup(void)
 {
 	struct winsize ws = { 37, 123, 7, 15 };
 	struct termios t;
-	int pkt = 1;
+	int pkt = 1, lck = 1;
 
 	at_fd(posix_openpt(O_RDWR | O_NOCTTY), 10);
 	if (grantpt(10) || unlockpt(10))
@@ -49,7 +51,8 @@ static void setup(void)
 	t.c_cc[VTIME] = 3;
 	t.c_cc[VINTR] = 7;
 	if (tcsetattr(11, TCSANOW, &t) || ioctl(11, TIOCSWINSZ, &ws) ||
-	    ioctl(10, TIOCPKT, &pkt))
+	    ioctl(10, TIOCPKT, &pkt) || ioctl(10, TIOCSPTLCK, &lck) ||
+	    ioctl(11, TIOCEXCL))
 		fail("set up the pty: %m");
 }
 
@@ -101,10 +104,11 @@ static void check_settings(const struct termios *t0, const struct winsize *w0)
 {
 	struct termios t;
 	struct winsize w;
-	int pkt = 0;
+	int pkt = 0, lck = 0, excl = 0;
 
 	if (tcgetattr(12, &t) || ioctl(11, TIOCGWINSZ, &w) ||
-	    ioctl(10, TIOCGPKT, &pkt))
+	    ioctl(10, TIOCGPKT, &pkt) || ioctl(10, TIOCGPTLCK, &lck) ||
+	    ioctl(12, TIOCGEXCL, &excl))
 		fail("read settings: %m");
 	if (t.c_iflag != t0->c_iflag || t.c_oflag != t0->c_oflag ||
 	    t.c_cflag != t0->c_cflag || t.c_lflag != t0->c_lflag ||
@@ -116,8 +120,9 @@ static void check_settings(const struct termios *t0, const struct winsize *w0)
 		fail("window %ux%u (%ux%u px), was %ux%u (%ux%u)", w.ws_row,
 		     w.ws_col, w.ws_xpixel, w.ws_ypixel, w0->ws_row,
 		     w0->ws_col, w0->ws_xpixel, w0->ws_ypixel);
-	if (!pkt)
-		fail("packet mode is off");
+	if (!pkt || !lck || !excl)
+		fail("packet mode %d, locked %d, exclusive %d: all were on", pkt,
+		     lck, excl);
 }
 
 static void check_data(void)
