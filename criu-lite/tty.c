@@ -419,8 +419,11 @@ static int tty_dump_tree(const struct dump_tree *tree)
 
 		if (d->e.inherited || d->has_master)
 			continue;
-		pr_err("PID %d: fd %d is %s, whose master (/dev/ptmx) is outside the dumped tree: criu-lite can't recreate the pair (if it is the terminal the job runs on, dump it with --shell-job)\n",
-		       d->pid, d->fd, tty_name(d, name, sizeof(name)));
+		pr_err("PID %d: fd %d is %s, whose master (/dev/ptmx) is outside the dumped tree: criu-lite can't recreate the pair (%s)\n",
+		       d->pid, d->fd, tty_name(d, name, sizeof(name)),
+		       opts.shell_job ?
+		       "--shell-job takes only the terminal of the job's outside session" :
+		       "if it is the terminal the job runs on, dump it with --shell-job");
 		return -1;
 	}
 	for (i = 0; i < tree->n; i++)
