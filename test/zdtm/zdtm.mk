@@ -40,6 +40,7 @@ ZDTM_TESTS := \
 	pipeline \
 	pty_pair \
 	pty_ctty \
+	pty_session \
 	shell_job \
 	static \
 	pstree \
