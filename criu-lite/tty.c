@@ -3,8 +3,9 @@
  * Terminals. Each open file description of a terminal is an entry of
  * tty.img (a pty master, a pty slave, or the shell job's own terminal),
  * referenced by id from the fd tables; each terminal is an entry of
- * tty-info.img: its termios, window size, packet mode and lock, and the
- * session it controls with its foreground group.
+ * tty-info.img: its termios, window size, packet mode, lock and exclusive
+ * mode, and the session it controls with its foreground group. An fd
+ * opened as /dev/tty is dumped as the terminal it stands for (TIOCGDEV).
  *
  * A pty pair comes back only when its master is in the tree: restore opens
  * /dev/ptmx for a new pair (its index may differ: reported), sets it up as
@@ -13,9 +14,13 @@
  * tree (an ssh or tmux session) is refused, unless it is the controlling
  * terminal of a shell job's outside session (--shell-job): that terminal is
  * the caller's, and restore gives the job criu-lite's own terminal instead
- * (its stdin, else /dev/tty), as a shell would. The session leader of a
- * session with a pty in the tree takes it as controlling terminal again
- * (an injected TIOCSCTTY) and sets its foreground group (TIOCSPGRP).
+ * (its stdin, else /dev/tty), as a shell would. The leader of a session
+ * with a pty in the tree takes it as controlling terminal again right after
+ * its setsid() at restore (TIOCSCTTY on criu-lite's copy of the slave, which
+ * it inherited), before it forks the members of its session, who inherit
+ * it as they did; once every group exists, it puts the foreground group
+ * back (an injected TIOCSPGRP). Lock and exclusive mode come last: they
+ * would keep the slave's other descriptions from being opened.
  *
  * Not kept: bytes queued in a pty (written but not read yet; reading them
  * would take them from the application): dump warns about them.
@@ -345,7 +350,7 @@ static int ctty_shell_job(const struct dump_task *root)
 
 	if (!d && !(d = dtty_add(1, rdev, root->pid, -1)))
 		return -1;
-	if (d->e.has_fg_pgrp || root->stat.tpgid <= 0)
+	if (root->stat.tpgid <= 0)
 		return 0;
 	if (root->stat.tpgid != root->pid || root->stat.pgid != root->pid) {
 		pr_info("PID %d: the job is not in the foreground of its terminal\n",
@@ -392,9 +397,10 @@ static int ctty_check(const struct dump_tree *tree, const struct dump_task *t)
 
 	if (t->zombie || !t->stat.tty_nr)
 		return 0;
+	/* one session, one terminal: the root speaks for the job */
 	if (shell_job_tty(root, t->stat.tty_nr) &&
 	    t->stat.sid == root->stat.sid)
-		return ctty_shell_job(root);
+		return t == root ? ctty_shell_job(root) : 0;
 	if (t->stat.sid == t->pid)
 		return ctty_leader(tree, t);
 	if (tree_find(tree, t->stat.sid))
