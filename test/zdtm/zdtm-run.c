@@ -1648,6 +1648,11 @@ static int mode_migrate(struct ctx *c)
 			 "the dump happens inside the script, out of sight");
 		return 0;
 	}
+	if (shell_job(c)) {
+		snprintf(c->skip, sizeof(c->skip),
+			 "a shell job: the script's restore has no terminal to give it");
+		return 0;
+	}
 	if (start(c))
 		return -1;
 	snprintf(pid, sizeof(pid), "%d", c->pid);
