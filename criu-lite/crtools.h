@@ -18,6 +18,7 @@
 #include "regfile.pb-c.h"
 #include "shmem.pb-c.h"
 #include "stats.pb-c.h"
+#include "tty.pb-c.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -151,6 +151,7 @@ static const struct fd_kind *const fd_kinds[] = {
 	&signalfd_kind,
 	&timerfd_kind,
 	&inotify_kind,
+	&tty_kind,
 	&reg_file_kind,
 };
 
@@ -417,6 +418,16 @@ int fd_image_write(struct fd_image *im, const ProtobufCMessage *msg)
 	return img_write_msg(im->img, msg);
 }
 
+static int kinds_dump_tree(const struct dump_tree *tree)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(fd_kinds); i++)
+		if (fd_kinds[i]->dump_tree && fd_kinds[i]->dump_tree(tree))
+			return -1;
+	return 0;
+}
+
 /* The kinds' images, I of them opened: closed again. */
 static int kinds_dump_finish(size_t n)
 {
@@ -483,6 +494,8 @@ int files_dump(int dirfd, struct dump_tree *tree)
 			ret = fdinfo_write(dirfd, fdd.t);
 	}
 	free(fdd.seen);
+	if (!ret)
+		ret = kinds_dump_tree(tree);
 	if (kinds_dump_finish(ARRAY_SIZE(fd_kinds)) || ret)
 		return -1;
 	return 0;
@@ -819,7 +832,7 @@ int files_close_inherited(struct rst_task *t)
 	return 0;
 }
 
-static long fcall(struct rst_task *t, long nr, long a1, long a2, long a3)
+long fcall(struct rst_task *t, long nr, long a1, long a2, long a3)
 {
 	long ret;
 

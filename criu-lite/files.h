@@ -57,6 +57,8 @@ struct fd_kind {
 	const char *anon;	/* or: its link is anon_inode:[ANON] */
 	int (*dump_start)(int dirfd);			/* optional */
 	int (*dump)(const struct fd_dump_ctx *c);
+	/* Every fd of the tree seen: what only the whole tree tells. */
+	int (*dump_tree)(const struct dump_tree *tree);	/* optional */
 	int (*dump_finish)(void);			/* optional; also after a failure */
 	/* Restore. The kind's images, read once before any task is made. */
 	int (*load)(int dirfd);				/* optional */
@@ -83,6 +85,7 @@ extern const struct fd_kind inotify_kind;
 /* For check: TFD_IOC_SET_TICKS, kcmp(KCMP_EPOLL_TFD) work here. */
 int timerfd_probe_set_ticks(void);
 int epoll_probe_kcmp_tfd(void);
+extern const struct fd_kind tty_kind;
 
 /* criu-lite's own copy of the dumped task's fd (pidfd_getfd), or -1. */
 int fd_dump_take(const struct fd_dump_ctx *c);

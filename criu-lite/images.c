@@ -37,6 +37,9 @@ const struct img_kind img_kinds[IMG_NR_KINDS] = {
 			  &timerfd_entry__descriptor },
 	[IMG_INOTIFY] = { KIND(21), "inotify.img", NULL,
 			  &inotify_entry__descriptor },
+	[IMG_TTY] = { KIND(22), "tty.img", NULL, &tty_entry__descriptor },
+	[IMG_TTY_INFO] = { KIND(23), "tty-info.img", NULL,
+			   &tty_info_entry__descriptor },
 };
 
 const char *image_name(enum img_kind_id kind, unsigned int id, char *buf,

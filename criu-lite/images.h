@@ -28,6 +28,8 @@ enum img_kind_id {
 	IMG_SIGNALFD,
 	IMG_TIMERFD,
 	IMG_INOTIFY,
+	IMG_TTY,
+	IMG_TTY_INFO,
 	IMG_NR_KINDS,
 };
 

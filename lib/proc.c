@@ -82,6 +82,7 @@ int proc_parse_stat_buf(const char *buf, struct proc_stat *st)
 	st->pgid = v[4];
 	st->sid = v[5];
 	st->tty_nr = v[6];
+	st->tpgid = v[7];
 	st->flags = v[8];
 	st->num_threads = v[19];
 	if (i >= 52) {

@@ -19,6 +19,7 @@ struct proc_stat {
 	int pgid;
 	int sid;
 	int tty_nr;
+	int tpgid;		/* foreground group of its terminal, -1: none */
 	unsigned long flags;
 	long num_threads;
 	uint64_t start_code, end_code, start_stack;

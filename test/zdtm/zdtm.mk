@@ -38,6 +38,10 @@ ZDTM_TESTS := \
 	pipes \
 	fifo \
 	pipeline \
+	pty_pair \
+	pty_ctty \
+	pty_session \
+	shell_job \
 	static \
 	pstree \
 	threads \
