@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,65 +17,86 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <bsd/sys/tree.h>
+
 #include "files.h"
 #include "images.h"
 #include "log.h"
 #include "syscalls.h"
 #include "task.h"
 
+/*
+ * Every description dumped so far, ordered by inode, then by kcmp(KCMP_FILE),
+ * which orders the kernel's file objects: an fd finds the description it
+ * shares (in this task or another) in O(log n) kcmp calls, and fds of
+ * different inodes are never compared by kcmp at all.
+ */
+struct dumped_file {
+	RB_ENTRY(dumped_file) node;
+	pid_t pid;
+	int fd;
+	dev_t dev;
+	ino_t ino;
+	unsigned int id;
+	const struct fd_kind *kind;
+};
+
+RB_HEAD(desc_tree, dumped_file);
+
 struct files_dumper {
 	struct dump_task *t;
 	size_t cap;
 	unsigned int next_id;
-	struct dumped_file {
-		pid_t pid;
-		int fd;
-		dev_t dev;
-		ino_t ino;
-		unsigned int id;
-		const struct fd_kind *kind;
-	} *seen;
-	size_t n_seen;
+	struct desc_tree descs;
+	struct arena arena;		/* the tree's nodes */
 };
 
 #define KCMP_FILE	0
 #define KCMP_FILES	2
 
-/*
- * An fd sharing its open file description with one dumped before, in this
- * task or another: its id.
- */
-static const struct dumped_file *shared_file(struct files_dumper *fdd, int fd,
-					     const struct stat *st)
+/* a failed kcmp() can't stop the tree code: noted here, checked after */
+static int kcmp_failed;
+
+static int desc_cmp(const struct dumped_file *a, const struct dumped_file *b)
 {
-	pid_t pid = fdd->t->pid;
-	size_t i;
+	long r;
 
-	for (i = 0; i < fdd->n_seen; i++) {
-		const struct dumped_file *df = &fdd->seen[i];
-
-		if (df->dev == st->st_dev && df->ino == st->st_ino &&
-		    syscall(SYS_kcmp, df->pid, pid, KCMP_FILE, df->fd, fd) == 0)
-			return df;
+	if (a->dev != b->dev)
+		return a->dev < b->dev ? -1 : 1;
+	if (a->ino != b->ino)
+		return a->ino < b->ino ? -1 : 1;
+	r = syscall(SYS_kcmp, a->pid, b->pid, KCMP_FILE, a->fd, b->fd);
+	if (r < 0 && !kcmp_failed) {
+		kcmp_failed = 1;
+		pr_perror("kcmp of PID %d fd %d and PID %d fd %d", a->pid,
+			  a->fd, b->pid, b->fd);
 	}
-	return NULL;
+	return r == 0 ? 0 : r == 2 ? 1 : -1;
 }
 
-static int remember_file(struct files_dumper *fdd, int fd,
-			 const struct stat *st, unsigned int id,
-			 const struct fd_kind *kind)
-{
-	struct dumped_file *n = realloc(fdd->seen,
-					(fdd->n_seen + 1) * sizeof(*n));
+/* libbsd leaves __unused undefined, which RB_GENERATE_STATIC needs */
+RB_GENERATE_INTERNAL(desc_tree, dumped_file, node, desc_cmp,
+		     __attribute__((unused)) static)
 
-	if (!n) {
-		pr_err("Out of memory dumping fd %d\n", fd);
-		return -1;
-	}
-	fdd->seen = n;
-	n[fdd->n_seen++] = (struct dumped_file){ fdd->t->pid, fd, st->st_dev,
-						 st->st_ino, id, kind };
-	return 0;
+/*
+ * The fd's description: the one dumped before that it shares (*found set),
+ * or a new node, already in the tree, that the caller dumps. NULL: failed.
+ */
+static struct dumped_file *desc_lookup(struct files_dumper *fdd, int fd,
+				       const struct stat *st, int *found)
+{
+	struct dumped_file *n, *old;
+
+	n = arena_alloc(&fdd->arena, sizeof(*n));
+	if (!n)
+		return NULL;
+	*n = (struct dumped_file){ .pid = fdd->t->pid, .fd = fd,
+				   .dev = st->st_dev, .ino = st->st_ino };
+	old = RB_INSERT(desc_tree, &fdd->descs, n);
+	if (kcmp_failed)
+		return NULL;
+	*found = old != NULL;
+	return old ? old : n;
 }
 
 /* mem char devices (major 1) that reopen to the same thing by path */
@@ -204,6 +226,7 @@ static int reg_match(const struct stat *st, const char *link)
 
 static int reg_dump_start(int dirfd)
 {
+	deleted_dump_start(dirfd);
 	reg_img = create_image(dirfd, IMG_REG_FILES, 0);
 	return reg_img ? 0 : -1;
 }
@@ -213,20 +236,19 @@ static int reg_dump_finish(void)
 	int ret = img_close_write(reg_img);
 
 	reg_img = NULL;
-	return ret;
+	return deleted_dump_finish() || ret ? -1 : 0;
 }
 
 static int reg_dump(const struct fd_dump_ctx *c)
 {
 	RegFileEntry rf = REG_FILE_ENTRY__INIT;
+	char path[PATH_MAX];
 
-	if (strstr(c->link, " (deleted)")) {
-		pr_err("PID %d: fd %d is the deleted file %s, which criu-lite can't dump yet\n",
-		       c->t->pid, c->fd, c->link);
-		return -1;
-	}
-	rf.id = c->id;
 	rf.path = (char *)c->link;
+	if (deleted_link(c->link) &&
+	    deleted_dump(c, &rf, path, sizeof(path)))
+		return -1;
+	rf.id = c->id;
 	rf.flags = c->fi->flags & ~O_CLOEXEC;
 	rf.pos = c->fi->pos;
 	rf.mode = c->st->st_mode;
@@ -270,12 +292,13 @@ static int add_fdinfo(struct files_dumper *fdd, int fd, int cloexec,
 static int dump_one_fd(pid_t pid, int fd, void *arg)
 {
 	struct files_dumper *fdd = arg;
-	const struct dumped_file *df;
+	struct dumped_file *df;
 	const struct fd_kind *kind;
 	char name[64], link[4096];
 	struct fd_dump_ctx c;
 	struct proc_fdinfo fi;
 	struct stat st;
+	int found;
 
 	snprintf(name, sizeof(name), "fd/%d", fd);
 	if (proc_readlink(pid, name, link, sizeof(link)))
@@ -288,12 +311,19 @@ static int dump_one_fd(pid_t pid, int fd, void *arg)
 	kind = fd_kind_match(pid, fd, &st, link);
 	if (!kind || proc_parse_fdinfo(pid, fd, &fi))
 		return -1;
-	df = shared_file(fdd, fd, &st);
-	if (df)
+	df = desc_lookup(fdd, fd, &st, &found);
+	if (!df)
+		return -1;
+	c = (struct fd_dump_ctx){ fdd->t, fd, link, &st, &fi,
+				  found ? df->id : ++fdd->next_id };
+	if (fi.n_locks && file_locks_dump_fd(&c, !found))
+		return -1;
+	if (found)
 		return add_fdinfo(fdd, fd, !!(fi.flags & O_CLOEXEC),
 				  df->kind->type, df->id);
-	c = (struct fd_dump_ctx){ fdd->t, fd, link, &st, &fi, ++fdd->next_id };
-	if (kind->dump(&c) || remember_file(fdd, fd, &st, c.id, kind))
+	df->id = c.id;
+	df->kind = kind;
+	if (kind->dump(&c))
 		return -1;
 	pr_debug("PID %d: fd %d -> %s %s flags %#o pos %" PRIu64 "\n", pid,
 		 fd, kind->name, link, fi.flags, fi.pos);
@@ -382,12 +412,17 @@ static int kinds_dump_start(int dirfd)
 /* One image (or two) per kind for the tree, one fdinfo image per process. */
 int files_dump(int dirfd, struct dump_tree *tree)
 {
-	struct files_dumper fdd = {};
+	struct files_dumper fdd = { .descs = RB_INITIALIZER(&fdd.descs) };
 	size_t i;
 	int ret = 0;
 
+	kcmp_failed = 0;
 	if (check_shared_tables(tree) || kinds_dump_start(dirfd))
 		return -1;
+	if (file_locks_dump_start(dirfd)) {
+		kinds_dump_finish(ARRAY_SIZE(fd_kinds));
+		return -1;
+	}
 	for (i = 0; i < tree->n && !ret; i++) {
 		if (tree->tasks[i]->zombie)
 			continue;
@@ -397,8 +432,9 @@ int files_dump(int dirfd, struct dump_tree *tree)
 		if (!ret)
 			ret = fdinfo_write(dirfd, fdd.t);
 	}
-	free(fdd.seen);
-	if (kinds_dump_finish(ARRAY_SIZE(fd_kinds)) || ret)
+	arena_free(&fdd.arena);
+	if (file_locks_dump_finish() | kinds_dump_finish(ARRAY_SIZE(fd_kinds)) ||
+	    ret)
 		return -1;
 	return 0;
 }
@@ -436,21 +472,34 @@ static struct {
 	int ctl;		/* criu-lite's pidfd, as every task inherited it */
 } descs = { .ctl = -1 };
 
+static int cmp_reg_id(const void *a, const void *b)
+{
+	uint32_t x = (*(RegFileEntry *const *)a)->id;
+	uint32_t y = (*(RegFileEntry *const *)b)->id;
+
+	return x < y ? -1 : x > y;
+}
+
+/* sorted by id: a lookup per fd stays cheap with 10,000 of them */
 static int reg_load(int dirfd)
 {
-	return files_load_msgs(dirfd, IMG_REG_FILES,
-			       &reg_file_entry__descriptor,
-			       (void ***)&reg_files, &n_reg_files);
+	if (files_load_msgs(dirfd, IMG_REG_FILES, &reg_file_entry__descriptor,
+			    (void ***)&reg_files, &n_reg_files))
+		return -1;
+	if (n_reg_files)
+		qsort(reg_files, n_reg_files, sizeof(*reg_files), cmp_reg_id);
+	return deleted_load(dirfd, reg_files, n_reg_files);
 }
 
 static const RegFileEntry *reg_file_find(uint32_t id)
 {
-	size_t i;
+	RegFileEntry key = { .id = id }, *kp = &key, **r;
 
-	for (i = 0; i < n_reg_files; i++)
-		if (reg_files[i]->id == id)
-			return reg_files[i];
-	return NULL;
+	if (!n_reg_files)
+		return NULL;
+	r = bsearch(&kp, reg_files, n_reg_files, sizeof(*reg_files),
+		    cmp_reg_id);
+	return r ? *r : NULL;
 }
 
 static int validate_reg(const struct rst_task *t, const FdinfoEntry *fe)
@@ -463,9 +512,11 @@ static int validate_reg(const struct rst_task *t, const FdinfoEntry *fe)
 		       t->pid, fe->fd, fe->id);
 		return -1;
 	}
+	if (rf->has_contents_id)
+		return deleted_validate(t, fe, rf);
 	if (stat(rf->path, &st)) {
-		pr_perror("PID %d: fd %u: can't find %s", t->pid, fe->fd,
-			  rf->path);
+		pr_perror("PID %d: fd %u: can't find %s (it was there at dump)",
+			  t->pid, fe->fd, rf->path);
 		return -1;
 	}
 	if ((st.st_mode & S_IFMT) != (rf->mode & S_IFMT)) {
@@ -473,9 +524,10 @@ static int validate_reg(const struct rst_task *t, const FdinfoEntry *fe)
 		       t->pid, fe->fd, rf->path);
 		return -1;
 	}
-	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size < rf->pos)
-		pr_warn("PID %d: fd %u: %s is now %lld bytes, the offset was %llu\n",
+	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size != rf->size)
+		pr_warn("PID %d: fd %u: %s is now %lld bytes, it was %llu at dump (offset %llu)\n",
 			t->pid, fe->fd, rf->path, (long long)st.st_size,
+			(unsigned long long)rf->size,
 			(unsigned long long)rf->pos);
 	return 0;
 }
@@ -492,7 +544,7 @@ static int kinds_load(int dirfd)
 	for (i = 0; i < ARRAY_SIZE(fd_kinds); i++)
 		if (fd_kinds[i]->load && fd_kinds[i]->load(dirfd))
 			return -1;
-	return 0;
+	return file_locks_load(dirfd);
 }
 
 int files_validate(int dirfd, struct rst_task *t)
@@ -523,11 +575,17 @@ static int reg_open(const struct rst_task *t, const FdinfoEntry *fe)
 	int flags = rf->flags & ~(O_CREAT | O_TRUNC | O_EXCL | O_NOCTTY);
 	int fd;
 
-	fd = open(rf->path, flags | O_CLOEXEC);
-	if (fd < 0) {
-		pr_perror("PID %d: can't reopen %s for fd %u", t->pid, rf->path,
-			  fe->fd);
-		return -1;
+	if (rf->has_contents_id) {
+		fd = deleted_open(t, fe, rf, flags);
+		if (fd < 0)
+			return -1;
+	} else {
+		fd = open(rf->path, flags | O_CLOEXEC);
+		if (fd < 0) {
+			pr_perror("PID %d: can't reopen %s for fd %u", t->pid,
+				  rf->path, fe->fd);
+			return -1;
+		}
 	}
 	if (!S_ISCHR(rf->mode) && rf->pos &&
 	    lseek(fd, rf->pos, SEEK_SET) != (off_t)rf->pos) {
@@ -611,6 +669,8 @@ int files_create(struct rst_tree *tree)
 			if (fd < 0)
 				return -1;
 			descs.fd[fe->id] = fd;
+			if (file_locks_restore_desc(fe->id, fd))
+				return -1;
 		}
 	}
 	return 0;
@@ -630,6 +690,7 @@ void files_release(void)
 	for (i = 0; i < ARRAY_SIZE(fd_kinds); i++)
 		if (fd_kinds[i]->release)
 			fd_kinds[i]->release();
+	file_locks_release();
 }
 
 /* Close every fd the task inherited from the restorer, but criu-lite's pidfd. */
@@ -686,6 +747,7 @@ const struct fd_kind reg_file_kind = {
 	.validate = validate_reg,
 	.open = reg_open,
 	.describe = reg_describe,
+	.release = deleted_release,
 };
 
 /* Each kind's work once the task holds its whole table. */
@@ -699,38 +761,28 @@ static int kinds_restore_task(struct rst_task *t)
 	return 0;
 }
 
-/* An fd sharing its file description with an earlier one is a dup of it. */
-static int restore_dup_fd(struct rst_task *t, const FdinfoEntry *fe, size_t idx)
-{
-	size_t i;
-	long ret;
-
-	for (i = 0; i < idx; i++) {
-		if (t->fds[i]->id != fe->id)
-			continue;
-		ret = fcall(t, SYS_dup3, t->fds[i]->fd, fe->fd,
-			    fe->cloexec ? O_CLOEXEC : 0);
-		if (ret < 0) {
-			errno = -ret;
-			pr_perror("PID %d: can't dup fd %u to %u", t->pid,
-				  t->fds[i]->fd, fe->fd);
-			return -1;
-		}
-		return 1;
-	}
-	return 0;
-}
-
-/* Take criu-lite's copy of the description through the pidfd in slot CTL. */
-static int restore_one_fd(struct rst_task *t, const FdinfoEntry *fe, size_t idx,
-			  int ctl)
+/*
+ * An fd sharing its file description with an earlier fd of the task is a
+ * dup of that one. FIRST: by id, the task's first fd of it, or -1.
+ */
+static int restore_one_fd(struct rst_task *t, const FdinfoEntry *fe,
+			  int *first, int ctl)
 {
 	char name[64];
 	long fd, ret;
 
-	ret = restore_dup_fd(t, fe, idx);
-	if (ret)
-		return ret < 0 ? -1 : 0;
+	if (first[fe->id] >= 0) {
+		ret = fcall(t, SYS_dup3, first[fe->id], fe->fd,
+			    fe->cloexec ? O_CLOEXEC : 0);
+		if (ret < 0) {
+			errno = -ret;
+			pr_perror("PID %d: can't dup fd %d to %u", t->pid,
+				  first[fe->id], fe->fd);
+			return -1;
+		}
+		return 0;
+	}
+	first[fe->id] = fe->fd;
 	fd = fcall(t, __NR_pidfd_getfd, ctl, descs.fd[fe->id], 0);
 	if (fd < 0) {
 		errno = -fd;
@@ -822,11 +874,19 @@ static int files_source(struct rst_task *t, int ctl)
  */
 int files_restore(struct rst_task *t, int dirfd)
 {
-	int ctl = descs.ctl, src, ret = 0;
+	int ctl = descs.ctl, src, ret = 0, *first;
 	size_t i;
 	long r;
 
 	(void)dirfd;
+	first = malloc(descs.n * sizeof(*first));
+	if (!first) {
+		pr_err("PID %d: out of memory for %zu descriptions\n", t->pid,
+		       descs.n);
+		return -1;
+	}
+	for (i = 0; i < descs.n; i++)
+		first[i] = -1;
 	if (in_table(t, ctl)) {
 		ctl = free_slot(t);
 		r = fcall(t, SYS_dup3, descs.ctl, ctl, O_CLOEXEC);
@@ -839,12 +899,14 @@ int files_restore(struct rst_task *t, int dirfd)
 		fcall(t, SYS_close, descs.ctl, 0, 0);
 	}
 	src = files_source(t, ctl);
+	for (i = 0; src >= 0 && i < t->n_fds && !ret; i++)
+		ret = restore_one_fd(t, t->fds[i], first, src);
+	free(first);
 	if (src < 0)
 		return -1;
-	for (i = 0; i < t->n_fds && !ret; i++)
-		ret = restore_one_fd(t, t->fds[i], i, src);
 	if (src != ctl)
 		fcall(t, SYS_close, src, 0, 0);
 	fcall(t, SYS_close, ctl, 0, 0);
-	return ret ? -1 : kinds_restore_task(t);
+	/* POSIX locks last: closing any fd of a file would drop them */
+	return ret || kinds_restore_task(t) ? -1 : file_locks_restore_task(t);
 }

@@ -28,6 +28,10 @@ const struct img_kind img_kinds[IMG_NR_KINDS] = {
 	[IMG_PIPES] = { KIND(11), "pipes.img", NULL, &pipe_entry__descriptor },
 	[IMG_PIPES_DATA] = { KIND(12), "pipes-data.img", NULL,
 			     &pipe_data_entry__descriptor },
+	[IMG_DELETED_FILES] = { KIND(24), "deleted-files.img", NULL,
+				&deleted_file_chunk__descriptor },
+	[IMG_FILE_LOCKS] = { KIND(25), "file-locks.img", NULL,
+			     &file_lock_entry__descriptor },
 };
 
 const char *image_name(enum img_kind_id kind, unsigned int id, char *buf,

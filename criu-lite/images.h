@@ -23,6 +23,8 @@ enum img_kind_id {
 	IMG_SHMEM,
 	IMG_PIPES,
 	IMG_PIPES_DATA,
+	IMG_DELETED_FILES,
+	IMG_FILE_LOCKS,
 	IMG_NR_KINDS,
 };
 
