@@ -35,6 +35,9 @@ ZDTM_TESTS := \
 	creds \
 	fds \
 	fds_shared \
+	file_deleted \
+	file_locks \
+	fds_many \
 	pipes \
 	fifo \
 	pipeline \
