@@ -354,16 +354,42 @@ static int cmp_fd_tables(const void *a, const void *b)
 	return r == 1 ? -1 : r == 2 ? 1 : 0;
 }
 
+/* The first of the processes that share T's fd table through parents. */
+static const struct dump_task *table_owner(const struct dump_task *t)
+{
+	while (t->files_of)
+		t = t->parent;
+	return t;
+}
+
 /*
  * Processes sharing one fd table (clone(CLONE_FILES) without CLONE_THREAD)
- * would come back with a table each: refused until restore can share them.
+ * come back sharing it if each shares its parent's: restore clones such a
+ * child with CLONE_FILES, and only the first of them has its fds dumped.
+ * Any other sharing (between siblings, say) is refused.
  */
-static int check_shared_tables(struct dump_tree *tree)
+static int mark_shared_tables(struct dump_tree *tree)
 {
 	struct dump_task **v;
 	size_t i, n = 0;
+	long r;
 	int ret = 0;
 
+	for (i = 0; i < tree->n; i++) {
+		struct dump_task *t = tree->tasks[i];
+
+		t->files_of = 0;
+		if (t->zombie || !t->parent || t->parent->zombie)
+			continue;
+		r = syscall(SYS_kcmp, t->parent->pid, t->pid, KCMP_FILES, 0, 0);
+		if (r < 0) {
+			pr_perror("PID %d: can't compare its fd table with its parent's",
+				  t->pid);
+			return -1;
+		}
+		if (r == 0)
+			t->files_of = t->parent->pid;
+	}
 	v = malloc(tree->n * sizeof(*v));
 	if (!v) {
 		pr_err("Out of memory comparing fd tables\n");
@@ -375,9 +401,9 @@ static int check_shared_tables(struct dump_tree *tree)
 	qsort(v, n, sizeof(*v), cmp_fd_tables);
 	for (i = 1; i < n && !ret; i++) {
 		if (syscall(SYS_kcmp, v[i - 1]->pid, v[i]->pid, KCMP_FILES, 0,
-			    0))
+			    0) || table_owner(v[i - 1]) == table_owner(v[i]))
 			continue;
-		pr_err("PID %d shares its fd table with PID %d (clone CLONE_FILES), which criu-lite can't dump yet\n",
+		pr_err("PID %d shares its fd table with PID %d (clone CLONE_FILES), but not through its parent: criu-lite can't restore that\n",
 		       v[i]->pid, v[i - 1]->pid);
 		ret = -1;
 	}
@@ -417,7 +443,7 @@ int files_dump(int dirfd, struct dump_tree *tree)
 	int ret = 0;
 
 	kcmp_failed = 0;
-	if (check_shared_tables(tree) || kinds_dump_start(dirfd))
+	if (mark_shared_tables(tree) || kinds_dump_start(dirfd))
 		return -1;
 	if (file_locks_dump_start(dirfd)) {
 		kinds_dump_finish(ARRAY_SIZE(fd_kinds));
@@ -428,7 +454,9 @@ int files_dump(int dirfd, struct dump_tree *tree)
 			continue;
 		fdd.t = tree->tasks[i];
 		fdd.cap = 0;
-		ret = proc_for_each_fd(fdd.t->pid, dump_one_fd, &fdd);
+		/* a table shared with the parent is the parent's: dumped there */
+		if (!fdd.t->files_of)
+			ret = proc_for_each_fd(fdd.t->pid, dump_one_fd, &fdd);
 		if (!ret)
 			ret = fdinfo_write(dirfd, fdd.t);
 	}
@@ -553,6 +581,11 @@ int files_validate(int dirfd, struct rst_task *t)
 
 	if (kinds_load(dirfd))
 		return -1;
+	if (t->pe->files_of && t->n_fds) {
+		pr_err("PID %d shares the fd table of PID %u, yet has fds of its own in fdinfo-%d.img\n",
+		       t->pid, t->pe->files_of, t->pid);
+		return -1;
+	}
 	for (i = 0; i < t->n_fds; i++) {
 		const FdinfoEntry *fe = t->fds[i];
 		const struct fd_kind *kind = fd_kind_of(fe->type);
@@ -698,6 +731,9 @@ int files_close_inherited(struct rst_task *t)
 {
 	long ret = 0;
 
+	/* the parent's table, in place already: the parent closed them */
+	if (t->pe->files_of)
+		return 0;
 	if (descs.ctl > 0 &&
 	    remote_syscall(&t->remote, &ret, SYS_close_range, 0, descs.ctl - 1,
 			   0, 0, 0, 0))
@@ -879,6 +915,9 @@ int files_restore(struct rst_task *t, int dirfd)
 	long r;
 
 	(void)dirfd;
+	/* the parent's table: restored with the parent's */
+	if (t->pe->files_of)
+		return 0;
 	first = malloc(descs.n * sizeof(*first));
 	if (!first) {
 		pr_err("PID %d: out of memory for %zu descriptions\n", t->pid,

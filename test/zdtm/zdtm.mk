@@ -37,6 +37,7 @@ ZDTM_TESTS := \
 	fds_shared \
 	file_deleted \
 	file_locks \
+	shared_fdtable \
 	fds_many \
 	pipes \
 	fifo \
