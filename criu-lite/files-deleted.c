@@ -170,6 +170,12 @@ int deleted_dump(const struct fd_dump_ctx *c, RegFileEntry *rf, char *path,
 {
 	size_t i;
 
+	/* never linked anywhere: its "path" is no place to make it again */
+	if (!strncmp(c->link, "/memfd:", 7)) {
+		pr_err("PID %d: fd %d is a memfd (%s), which criu-lite can't dump yet\n",
+		       c->t->pid, c->fd, c->link);
+		return -1;
+	}
 	if (!S_ISREG(c->st->st_mode)) {
 		pr_err("PID %d: fd %d is the deleted %s %s, which criu-lite can't dump\n",
 		       c->t->pid, c->fd,
