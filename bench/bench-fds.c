@@ -210,14 +210,6 @@ static int list_tree(pid_t root, pid_t *v)
 
 /* ------------------------------------------------------------ running */
 
-static void reap_all(void)
-{
-	while (waitpid(-1, NULL, __WALL) > 0 || errno == EINTR)
-		;
-	if (errno != ECHILD)
-		die("waitpid");
-}
-
 static void kill_tree(pid_t root)
 {
 	kill(-root, SIGKILL);
@@ -283,19 +275,6 @@ static void one_rep(const char *tool, const char *dir, const struct shape *s,
 	clear_dir(dir);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 /* Medians of REPS runs of the case, with its fds or without. */
 static void run_case(const char *tool, const char *base,
 		     const struct shape *s, int with_fds, int reps,
@@ -336,24 +315,16 @@ static void bench(const char *tool, const char *base, const struct shape *s,
 
 int main(int argc, char **argv)
 {
-	const char *tool = argc > 1 ? argv[1] : "criu-lite/criu-lite";
-	const char *base = argc > 2 ? argv[2] : "/dev/shm/criu-lite-bench-fds";
-	int reps = argc > 3 ? atoi(argv[3]) : 3;
+	const char *base;
+	int reps;
 	static const struct shape shapes[] = {
 		{ "fds", 1, 1, setup_mixed, NFDS },
 		{ "pipes", NPROC, 1, setup_pipes, 2 * NPIPES },
 	};
-	char abs_tool[4096];
+	char abs_tool[PATH_MAX];
 	size_t i;
 
-	if (reps < 1 || reps > MAX_REPS)
-		dief("reps must be 1..15");
-	if (!realpath(tool, abs_tool))
-		die(tool);
-	if (prctl(PR_SET_CHILD_SUBREAPER, 1))
-		die("PR_SET_CHILD_SUBREAPER");
-	if (mkdir(base, 0700) && errno != EEXIST)
-		die(base);
+	bench_args(argc, argv, "/dev/shm/criu-lite-bench-fds", MAX_REPS, abs_tool, &base, &reps);
 	printf("bench-fds: images in %s\n", base);
 	for (i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++)
 		bench(abs_tool, base, &shapes[i], reps);
