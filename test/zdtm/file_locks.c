@@ -7,12 +7,19 @@
  * must find each lock held, by its owner, over exactly its range: flock
  * fails with EWOULDBLOCK, F_GETLK and F_OFD_GETLK report the lock, and the
  * bytes around them are free. The probe runs before the dump too, so the
- * test is known to see locks at all. Leaves the files empty.
+ * test is known to see locks at all. A second process shares our fd table
+ * (clone CLONE_FILES) and maps "posix": restoring its mapping opens and
+ * closes the file in the shared table, which must not cost the table its
+ * POSIX locks.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -97,17 +104,41 @@ static void probe(pid_t owner)
 	test_child_pass();
 }
 
+#define STACK_SIZE	(256 << 10)
+
+static int sharer(void *arg)
+{
+	(void)arg;
+	if (mmap(NULL, 4096, PROT_READ, MAP_SHARED, 11, 0) == MAP_FAILED)
+		fail("sharer: mmap: %m");
+	test_ready_send(getppid(), 0);
+	test_waitsig();
+	test_child_pass();
+}
+
 int main(int argc, char **argv)
 {
+	char *stack = malloc(STACK_SIZE);
+	pid_t pid;
+	int st;
+
 	test_init(argc, argv);
+	test_ready_init();
+	if (!stack)
+		fail("malloc: %m");
 	open_as("flock", 10);
 	open_as("posix", 11);
 	open_as("ofd", 12);
-	if (flock(10, LOCK_EX | LOCK_NB) || dup2(11, 13) != 13)
+	if (flock(10, LOCK_EX | LOCK_NB) || dup2(11, 13) != 13 ||
+	    ftruncate(11, 4096))
 		fail("flock: %m");
 	set_lock(11, F_SETLK, F_WRLCK, 10, 10);
 	set_lock(11, F_SETLK, F_RDLCK, 100, 0);
 	set_lock(12, F_OFD_SETLK, F_WRLCK, 5, 1);
+	pid = clone(sharer, stack + STACK_SIZE, CLONE_FILES | SIGCHLD, NULL);
+	if (pid < 0)
+		fail("clone: %m");
+	test_ready_wait(NULL);
 	probe(getpid());
 	test_fds_snapshot(&s0);
 	test_daemon();
@@ -115,5 +146,7 @@ int main(int argc, char **argv)
 
 	test_fds_check(&s0);
 	probe(getpid());
+	if (kill(pid, SIGTERM) || waitpid(pid, &st, 0) != pid || st)
+		fail("the sharer %d: status %#x: %m", pid, st);
 	pass();
 }
