@@ -8,6 +8,7 @@
 #include "anon-fds.pb-c.h"
 #include "core.pb-c.h"
 #include "fdinfo.pb-c.h"
+#include "file-lock.pb-c.h"
 #include "inventory.pb-c.h"
 #include "mm.pb-c.h"
 #include "pagemap.pb-c.h"

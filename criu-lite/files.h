@@ -98,4 +98,31 @@ int files_load_msgs(int dirfd, enum img_kind_id kind,
 /* Does the images directory hold this image? (older dumps lack some) */
 int files_image_exists(int dirfd, enum img_kind_id kind);
 
+/* files-deleted.c: regular files unlinked while open, for the reg kind */
+int deleted_link(const char *link);
+void deleted_dump_start(int dirfd);
+int deleted_dump(const struct fd_dump_ctx *c, RegFileEntry *rf, char *path,
+		 size_t size);
+int deleted_dump_finish(void);
+int deleted_load(int dirfd, RegFileEntry *const *rf, size_t n);
+int deleted_validate(const struct rst_task *t, const FdinfoEntry *fe,
+		     const RegFileEntry *rf);
+int deleted_open(const struct rst_task *t, const FdinfoEntry *fe,
+		 const RegFileEntry *rf, int flags);
+void deleted_release(void);
+
+/*
+ * file-locks.c: flock, POSIX and OFD locks. Dump: every fd whose fdinfo
+ * shows locks (FIRST: the first fd of its description). Restore: a
+ * description's locks once criu-lite opened it, a process's POSIX locks
+ * once it holds its fd table.
+ */
+int file_locks_dump_start(int dirfd);
+int file_locks_dump_fd(const struct fd_dump_ctx *c, int first);
+int file_locks_dump_finish(void);
+int file_locks_load(int dirfd);
+int file_locks_restore_desc(uint32_t id, int fd);
+int file_locks_restore_task(struct rst_task *t);
+void file_locks_release(void);
+
 #endif

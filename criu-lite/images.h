@@ -30,6 +30,8 @@ enum img_kind_id {
 	IMG_INOTIFY,
 	IMG_TTY,
 	IMG_TTY_INFO,
+	IMG_DELETED_FILES,
+	IMG_FILE_LOCKS,
 	IMG_NR_KINDS,
 };
 

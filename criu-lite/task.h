@@ -26,6 +26,7 @@ struct dump_task {
 	int subreaper;		/* PR_SET_CHILD_SUBREAPER */
 	int detached;		/* let go already (pre-dump) */
 	struct dump_task *parent;
+	pid_t files_of;		/* shares its parent's fd table: the parent */
 	struct proc_stat stat;
 	struct proc_status status;
 	pid_t *tids;		/* seized threads, the leader first */

@@ -35,6 +35,10 @@ ZDTM_TESTS := \
 	creds \
 	fds \
 	fds_shared \
+	file_deleted \
+	file_locks \
+	shared_fdtable \
+	fds_many \
 	pipes \
 	fifo \
 	pipeline \
