@@ -116,6 +116,7 @@ static const char *fd_kind(mode_t mode, const char *link)
  */
 static const struct fd_kind *const fd_kinds[] = {
 	&pipe_kind,
+	&inet_sk_kind,
 	&reg_file_kind,
 };
 
@@ -379,6 +380,24 @@ static int kinds_dump_start(int dirfd)
 	return 0;
 }
 
+void files_dump_release(int kill)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(fd_kinds); i++)
+		if (fd_kinds[i]->dump_release)
+			fd_kinds[i]->dump_release(kill);
+}
+
+void files_dump_unlock(int kill)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(fd_kinds); i++)
+		if (fd_kinds[i]->dump_unlock)
+			fd_kinds[i]->dump_unlock(kill);
+}
+
 /* One image (or two) per kind for the tree, one fdinfo image per process. */
 int files_dump(int dirfd, struct dump_tree *tree)
 {
@@ -630,6 +649,15 @@ void files_release(void)
 	for (i = 0; i < ARRAY_SIZE(fd_kinds); i++)
 		if (fd_kinds[i]->release)
 			fd_kinds[i]->release();
+}
+
+void files_restored(void)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(fd_kinds); i++)
+		if (fd_kinds[i]->restored)
+			fd_kinds[i]->restored();
 }
 
 /* Close every fd the task inherited from the restorer, but criu-lite's pidfd. */

@@ -28,6 +28,10 @@ const struct img_kind img_kinds[IMG_NR_KINDS] = {
 	[IMG_PIPES] = { KIND(11), "pipes.img", NULL, &pipe_entry__descriptor },
 	[IMG_PIPES_DATA] = { KIND(12), "pipes-data.img", NULL,
 			     &pipe_data_entry__descriptor },
+	[IMG_INET_SK] = { KIND(15), "inet-sk.img", NULL,
+			  &inet_sk_entry__descriptor },
+	[IMG_TCP_STREAM] = { KIND(16), "tcp-stream.img", NULL,
+			     &tcp_stream_entry__descriptor },
 };
 
 const char *image_name(enum img_kind_id kind, unsigned int id, char *buf,

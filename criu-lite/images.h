@@ -23,6 +23,8 @@ enum img_kind_id {
 	IMG_SHMEM,
 	IMG_PIPES,
 	IMG_PIPES_DATA,
+	IMG_INET_SK,
+	IMG_TCP_STREAM,
 	IMG_NR_KINDS,
 };
 

@@ -345,6 +345,11 @@ void files_set_ctl(int ctl);
 int files_close_inherited(struct rst_task *t);
 int files_restore(struct rst_task *t, int dirfd);
 void files_release(void);
+/* The restored tree runs. */
+void files_restored(void);
+/* The end of a dump, before and after the tree is killed or let go. */
+void files_dump_release(int kill);
+void files_dump_unlock(int kill);
 
 /*
  * track.c: incremental dumps. Dump: find which pages were written since the
