@@ -49,12 +49,15 @@ ZDTM_TESTS := \
 	pidns_nested \
 	cold_pageout \
 	predump_chain \
-	tcp_established
+	tcp_established \
+	tcp_listen \
+	tcp_peer_outside \
+	udp
 
 ZDTM_STATIC_TESTS := static
 ZDTM_PTHREAD_TESTS := thread_signals threads pidns_nested sc_nanosleep_rem tree_churn
 # TCP and UDP: with lib/inet.c
-ZDTM_INET_TESTS := tcp_established
+ZDTM_INET_TESTS := tcp_established tcp_listen tcp_peer_outside udp
 
 ZDTM_CC ?= $(CC)
 ZDTM_CFLAGS ?= $(filter-out -fsanitize=% -D_GNU_SOURCE -MMD -MP -O0 -O1 -O3 -Os,$(CFLAGS)) \

@@ -2,11 +2,16 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <netinet/tcp.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "inet.h"
@@ -169,4 +174,52 @@ void inet_abort(int fd)
 
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	close(fd);
+}
+
+/* The answer to REQ whose inode is INO: its wqueue, or -1. */
+static int diag_find_wqueue(int nl, ino_t ino)
+{
+	static char buf[32768];
+	struct nlmsghdr *h;
+	ssize_t n;
+
+	while ((n = recv(nl, buf, sizeof(buf), 0)) > 0)
+		for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, n);
+		     h = NLMSG_NEXT(h, n)) {
+			struct inet_diag_msg *m = NLMSG_DATA(h);
+
+			if (h->nlmsg_type == NLMSG_DONE ||
+			    h->nlmsg_type == NLMSG_ERROR)
+				return -1;
+			if (m->idiag_inode == ino)
+				return m->idiag_wqueue;
+		}
+	return -1;
+}
+
+int inet_backlog(int fd)
+{
+	struct {
+		struct nlmsghdr h;
+		struct inet_diag_req_v2 r;
+	} req = {
+		.h = { sizeof(req), SOCK_DIAG_BY_FAMILY,
+		       NLM_F_REQUEST | NLM_F_DUMP, 1, 0 },
+		.r = { .sdiag_protocol = IPPROTO_TCP,
+		       .idiag_states = 1 << TCP_LISTEN },
+	};
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	struct stat st;
+	int nl, ret;
+
+	if (fstat(fd, &st) || getsockname(fd, (struct sockaddr *)&ss, &len))
+		fail("fd %d: fstat/getsockname: %m", fd);
+	req.r.sdiag_family = ss.ss_family;
+	nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	if (nl < 0 || send(nl, &req, sizeof(req), 0) != sizeof(req))
+		fail("sock_diag: %m");
+	ret = diag_find_wqueue(nl, st.st_ino);
+	close(nl);
+	return ret;
 }

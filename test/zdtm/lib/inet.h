@@ -30,6 +30,8 @@ size_t stream_fill(int fd, uint32_t seed, size_t *off);
 /* Read exactly LEN bytes, checking them (FD may be nonblocking). */
 void stream_expect(const char *who, int fd, uint32_t seed, size_t *off,
 		   size_t len);
+/* A listener's backlog as sock_diag tells it (idiag_wqueue). */
+int inet_backlog(int fd);
 /* Close without TIME_WAIT (RST): the next restore needs the 4-tuple. */
 void inet_abort(int fd);
 
