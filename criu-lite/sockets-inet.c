@@ -40,6 +40,7 @@
 #include <netinet/ip.h>
 #include <netinet/tcp.h>
 #include <netinet/udp.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,6 +135,7 @@ static socklen_t sk_addr(int family, const uint8_t *addr, unsigned int port,
 static int nft_run(const char *script, const char *why)
 {
 	int in[2], out[2], st;
+	sighandler_t old_pipe;
 	char msg[1024];
 	ssize_t n, len = 0;
 	pid_t pid;
@@ -164,8 +166,11 @@ static int nft_run(const char *script, const char *why)
 	}
 	close(in[0]);
 	close(out[1]);
+	/* an nft that exits before reading must not kill us with SIGPIPE */
+	old_pipe = signal(SIGPIPE, SIG_IGN);
 	if (write(in[1], script, strlen(script)) < 0)
 		pr_debug("nft took no script: %m\n");
+	signal(SIGPIPE, old_pipe);
 	close(in[1]);
 	while (len < (ssize_t)sizeof(msg) - 1 &&
 	       (n = read(out[0], msg + len, sizeof(msg) - 1 - len)) > 0)
@@ -203,11 +208,12 @@ static void nft_addr(int family, const uint8_t *a, char *proto, char *buf)
 	inet_ntop(family, a, buf, INET6_ADDRSTRLEN);
 }
 
-/* Drop the packets of E's connection, both ways. */
-static int nft_block(const char *table, const InetSkEntry *e)
+/* Drop the packets of E's connection (fd FD of PID), both ways. */
+static int nft_block(const char *table, const InetSkEntry *e, pid_t pid,
+		     int fd)
 {
 	char script[2048], lp[4], rp[4], la[INET6_ADDRSTRLEN],
-		ra[INET6_ADDRSTRLEN], name[160], why[200];
+		ra[INET6_ADDRSTRLEN], name[160], why[240];
 
 	nft_addr(e->family, e->src_addr.data, lp, la);
 	nft_addr(e->family, e->dst_addr.data, rp, ra);
@@ -218,8 +224,8 @@ static int nft_block(const char *table, const InetSkEntry *e)
 		 "add rule inet %1$s in %2$s saddr %3$s %4$s daddr %5$s tcp sport %6$u tcp dport %7$u drop\n"
 		 "add rule inet %1$s out %4$s saddr %5$s %2$s daddr %3$s tcp sport %7$u tcp dport %6$u drop\n",
 		 table, rp, ra, lp, la, e->dst_port, e->src_port);
-	snprintf(why, sizeof(why), "block the traffic of %s",
-		 sk_name(e, name, sizeof(name)));
+	snprintf(why, sizeof(why), "block the traffic of PID %d's fd %d, %s",
+		 pid, fd, sk_name(e, name, sizeof(name)));
 	return nft_run(script, why);
 }
 
@@ -577,7 +583,7 @@ static int dump_stream(const struct fd_dump_ctx *c, int fd, InetSkEntry *e)
 	TcpStreamEntry te = TCP_STREAM_ENTRY__INIT;
 	int ret = -1;
 
-	if (nft_block(dd.table, e))
+	if (nft_block(dd.table, e, c->t->pid, c->fd))
 		return -1;
 	dd.blocked = true;
 	e->nft_table = dd.table;
