@@ -968,27 +968,19 @@ static int restore_opts(int s, const InetSkEntry *e)
 	return 0;
 }
 
-static int sk_bind(int s, const InetSkEntry *e)
+/* bind() to E's address, or connect() to its peer (PEER). */
+static int sk_attach(int s, const InetSkEntry *e, bool peer)
 {
+	const ProtobufCBinaryData *a = peer ? &e->dst_addr : &e->src_addr;
 	struct sockaddr_storage ss;
-	socklen_t len = sk_addr(e->family, e->src_addr.data, e->src_port, &ss);
+	socklen_t len = sk_addr(e->family, a->data,
+				peer ? e->dst_port : e->src_port, &ss);
 	char buf[160];
 
-	if (!bind(s, (struct sockaddr *)&ss, len))
+	if (!(peer ? connect : bind)(s, (struct sockaddr *)&ss, len))
 		return 0;
-	pr_perror("Can't bind %s", sk_name(e, buf, sizeof(buf)));
-	return -1;
-}
-
-static int sk_connect(int s, const InetSkEntry *e)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sk_addr(e->family, e->dst_addr.data, e->dst_port, &ss);
-	char buf[160];
-
-	if (!connect(s, (struct sockaddr *)&ss, len))
-		return 0;
-	pr_perror("Can't connect %s", sk_name(e, buf, sizeof(buf)));
+	pr_perror("Can't %s %s", peer ? "connect" : "bind",
+		  sk_name(e, buf, sizeof(buf)));
 	return -1;
 }
 
@@ -1081,7 +1073,7 @@ static int restore_stream(int s, const InetSkEntry *e, const TcpStreamEntry *te)
 	    repair_int(s, TCP_REPAIR_QUEUE, TCP_RECV_QUEUE, "TCP_REPAIR_QUEUE", e) ||
 	    repair_int(s, TCP_QUEUE_SEQ, te->rcv_seq - te->recv_queue.len,
 		       "TCP_QUEUE_SEQ", e) ||
-	    sk_bind(s, e) || sk_connect(s, e) ||
+	    sk_attach(s, e, false) || sk_attach(s, e, true) ||
 	    restore_repair_opts(s, e, te) ||
 	    queue_write(s, TCP_RECV_QUEUE, te->recv_queue.data,
 			te->recv_queue.len, e) ||
@@ -1117,6 +1109,29 @@ static void dgram_dst(const InetSkEntry *e, bool v4, uint8_t *dst)
 		memcpy(dst, &in6addr_loopback, 16);
 }
 
+/* D's UDP header and payload, to E's port. */
+static void udp_fill(struct udphdr *uh, const InetSkEntry *e, const UdpDgram *d)
+{
+	uh->source = htons(d->port);
+	uh->dest = htons(e->src_port);
+	uh->len = htons(sizeof(*uh) + d->data.len);
+	memcpy(uh + 1, d->data.data, d->data.len);
+}
+
+/* PKT through the raw socket S (-1: none could be made), closed after. */
+static int raw_send(int s, void *pkt, size_t len, const void *to,
+		    socklen_t tolen)
+{
+	int ret = -1;
+
+	if (s >= 0 && sendto(s, pkt, len, 0, to, tolen) == (ssize_t)len)
+		ret = 0;
+	if (s >= 0)
+		close(s);
+	free(pkt);
+	return ret;
+}
+
 /* IPv4: a raw IP packet (the kernel fills the checksum, length and id). */
 static int dgram_send4(int family, const InetSkEntry *e, const UdpDgram *d)
 {
@@ -1125,8 +1140,6 @@ static int dgram_send4(int family, const InetSkEntry *e, const UdpDgram *d)
 	struct sockaddr_in to = { .sin_family = AF_INET };
 	uint8_t *pkt = calloc(1, len);
 	struct iphdr *ip = (struct iphdr *)pkt;
-	struct udphdr *uh = (struct udphdr *)(ip + 1);
-	int s, ret = -1;
 
 	if (!pkt)
 		return -1;
@@ -1137,19 +1150,9 @@ static int dgram_send4(int family, const InetSkEntry *e, const UdpDgram *d)
 	ip->protocol = IPPROTO_UDP;
 	memcpy(&ip->saddr, src, 4);
 	ip->daddr = to.sin_addr.s_addr;
-	uh->source = htons(d->port);
-	uh->dest = htons(e->src_port);
-	uh->len = htons(sizeof(*uh) + d->data.len);
-	memcpy(uh + 1, d->data.data, d->data.len);
-	s = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
-	if (s >= 0 &&
-	    sendto(s, pkt, len, 0, (struct sockaddr *)&to, sizeof(to)) ==
-	    (ssize_t)len)
-		ret = 0;
-	if (s >= 0)
-		close(s);
-	free(pkt);
-	return ret;
+	udp_fill((struct udphdr *)(ip + 1), e, d);
+	return raw_send(socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW),
+			pkt, len, &to, sizeof(to));
 }
 
 /* IPv6: a raw UDP socket bound to the source; the kernel sums it. */
@@ -1158,28 +1161,21 @@ static int dgram_send6(const InetSkEntry *e, const UdpDgram *d)
 	size_t len = sizeof(struct udphdr) + d->data.len;
 	struct sockaddr_in6 to = { .sin6_family = AF_INET6 }, from = to;
 	uint8_t *pkt = calloc(1, len);
-	struct udphdr *uh = (struct udphdr *)pkt;
-	int s, ret = -1;
+	int s;
 
 	if (!pkt)
 		return -1;
 	dgram_dst(e, false, (uint8_t *)&to.sin6_addr);
 	memcpy(&from.sin6_addr, d->addr.data, 16);
-	uh->source = htons(d->port);
-	uh->dest = htons(e->src_port);
-	uh->len = htons(len);
-	memcpy(uh + 1, d->data.data, d->data.len);
+	udp_fill((struct udphdr *)pkt, e, d);
 	s = socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_UDP);
-	if (s >= 0 && !setsockopt(s, IPPROTO_IPV6, IPV6_CHECKSUM, &(int){ 6 },
-				  sizeof(int)) &&
-	    !bind(s, (struct sockaddr *)&from, sizeof(from)) &&
-	    sendto(s, pkt, len, 0, (struct sockaddr *)&to, sizeof(to)) ==
-	    (ssize_t)len)
-		ret = 0;
-	if (s >= 0)
+	if (s >= 0 && (setsockopt(s, IPPROTO_IPV6, IPV6_CHECKSUM, &(int){ 6 },
+				  sizeof(int)) ||
+		       bind(s, (struct sockaddr *)&from, sizeof(from)))) {
 		close(s);
-	free(pkt);
-	return ret;
+		s = -1;
+	}
+	return raw_send(s, pkt, len, &to, sizeof(to));
 }
 
 /* Queue the datagrams again, in order, and wait until they are there. */
@@ -1238,14 +1234,14 @@ static int sk_make(const InetSkEntry *e)
 	} else {
 		ret = restore_early_opts(s, e) || restore_opts(s, e);
 		if (!ret && e->src_port)
-			ret = sk_bind(s, e);
+			ret = sk_attach(s, e, false);
 		if (!ret && e->state == TCP_LISTEN && listen(s, e->backlog)) {
 			pr_perror("Can't listen on %s (backlog %u)",
 				  sk_name(e, buf, sizeof(buf)), e->backlog);
 			ret = -1;
 		}
 		if (!ret && e->has_dst_port)
-			ret = sk_connect(s, e);
+			ret = sk_attach(s, e, true);
 		if (!ret && e->n_dgrams)
 			ret = restore_dgrams(s, e);
 	}
