@@ -101,6 +101,14 @@ static const char *sk_name(const InetSkEntry *e, char *buf, size_t size)
 	return buf;
 }
 
+/* ::ffff:a.b.c.d, in 16 bytes of any alignment (image data). */
+static bool v4mapped(const uint8_t *a)
+{
+	static const uint8_t prefix[12] = { [10] = 0xff, [11] = 0xff };
+
+	return !memcmp(a, prefix, sizeof(prefix));
+}
+
 static size_t addr_len(int family)
 {
 	return family == AF_INET6 ? 16 : 4;
@@ -200,7 +208,7 @@ err_pipe:
 /* One address for an nft rule: "ip 1.2.3.4" or "ip6 ::1" (v4-mapped: ip). */
 static void nft_addr(int family, const uint8_t *a, char *proto, char *buf)
 {
-	if (family == AF_INET6 && IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)a)) {
+	if (family == AF_INET6 && v4mapped(a)) {
 		family = AF_INET;
 		a += 12;
 	}
@@ -1097,7 +1105,7 @@ static void dgram_dst(const InetSkEntry *e, bool v4, uint8_t *dst)
 		uint32_t lo = htonl(INADDR_LOOPBACK);
 
 		if (e->family == AF_INET6 &&
-		    !IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)e->src_addr.data))
+		    !v4mapped(e->src_addr.data))
 			a = (const uint8_t *)&lo;
 		memcpy(dst, a, 4);
 		if (!memcmp(dst, any6, 4))
@@ -1189,7 +1197,7 @@ static int restore_dgrams(int s, const InetSkEntry *e)
 		const UdpDgram *d = e->dgrams[i];
 		bool v4 = d->addr.len == 4 ||
 			  (d->addr.len == 16 &&
-			   IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)d->addr.data));
+			   v4mapped(d->addr.data));
 
 		if (d->addr.len != addr_len(e->family) && d->addr.len != 4)
 			ret = -1;
