@@ -643,5 +643,6 @@ int cr_dump(void)
 	if (WIFEXITED(status))
 		return WEXITSTATUS(status);
 	pr_err("The dump worker died of signal %d\n", WTERMSIG(status));
+	inet_dump_abandoned(opts.pid);
 	return 1;
 }

@@ -138,7 +138,8 @@ static socklen_t sk_addr(int family, const uint8_t *addr, unsigned int port,
 
 /*
  * Runs `nft -f -` on SCRIPT; its output goes to the log. A missing nft
- * (exit 127) and a failing one are both errors naming what was asked.
+ * (exit 127) and a failing one are both errors naming what was asked
+ * (WHY; NULL: a probe, quiet).
  */
 static int nft_run(const char *script, const char *why)
 {
@@ -194,7 +195,9 @@ static int nft_run(const char *script, const char *why)
 		}
 	if (WIFEXITED(st) && !WEXITSTATUS(st))
 		return 0;
-	if (WIFEXITED(st) && WEXITSTATUS(st) == 127)
+	if (!why)
+		pr_debug("nft: status %#x: %s\n", st, msg);
+	else if (WIFEXITED(st) && WEXITSTATUS(st) == 127)
 		pr_err("Can't %s: %s: criu-lite needs nft (Debian package nftables) to keep TCP connections still while they are dumped\n",
 		       why, msg);
 	else
@@ -246,6 +249,21 @@ static int nft_unblock(const char *table)
 		 "add table inet %1$s\ndelete table inet %1$s\n", table);
 	snprintf(why, sizeof(why), "delete the nftables table %s", table);
 	return nft_run(script, why);
+}
+
+/*
+ * The dump worker of ROOT died (killed, crashed) before it could clean up:
+ * its table goes, and the tree may hold connections left in repair mode.
+ */
+void inet_dump_abandoned(pid_t root)
+{
+	char script[128];
+
+	snprintf(script, sizeof(script), "delete table inet criu_lite_%d\n",
+		 root);
+	if (!nft_run(script, NULL))
+		pr_warn("Deleted the nftables table inet criu_lite_%d of the dead dump worker: the TCP connections of PID %d may be left in repair mode\n",
+			root, root);
 }
 
 /* ---- dump: what sock_diag says of every TCP and UDP socket */
@@ -1357,6 +1375,26 @@ static void inet_restored(void)
 			pr_info("Deleted the nftables table inet %s\n", table);
 		done = table;
 	}
+}
+
+/* ---- check */
+
+int inet_probe_repair(void)
+{
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP), ok;
+
+	if (s < 0)
+		return 0;
+	ok = !setsockopt(s, IPPROTO_TCP, TCP_REPAIR, &(int){ TCP_REPAIR_ON },
+			 sizeof(int));
+	close(s);
+	return ok;
+}
+
+int inet_probe_nft(void)
+{
+	return !nft_run("add table inet criu_lite_check\n"
+			"delete table inet criu_lite_check\n", NULL);
 }
 
 const struct fd_kind inet_sk_kind = {

@@ -350,6 +350,11 @@ void files_restored(void);
 /* The end of a dump, before and after the tree is killed or let go. */
 void files_dump_release(int kill);
 void files_dump_unlock(int kill);
+/* sockets-inet.c, for check: TCP_REPAIR works; nft adds and deletes tables. */
+int inet_probe_repair(void);
+int inet_probe_nft(void);
+/* sockets-inet.c: the dump worker died before it could clean up. */
+void inet_dump_abandoned(pid_t root);
 
 /*
  * track.c: incremental dumps. Dump: find which pages were written since the
