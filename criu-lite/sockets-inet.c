@@ -11,11 +11,12 @@
  *
  * Dump finds the tree's sockets (their state, addresses, backlog) with
  * sock_diag (inet_diag, through libnl) by inode, and reads the rest on a
- * copy of the fd (pidfd_getfd). Before a connection is put in repair mode,
- * nftables rules (a table "criu_lite_PID" for the dumped root PID) drop its
- * packets both ways: while its owner is gone the peer must get no reset, and
- * its retransmissions are simply lost until the restored socket answers. The
- * socket stays in repair mode when the tree is killed, so its close sends
+ * copy of the fd (pidfd_getfd). The connections are read once the walk of
+ * the fd tables is over: first one nft run adds a table "criu_lite_PID"
+ * (the dumped root PID) whose rules drop their packets both ways, then each
+ * is put in repair mode and read. While its owner is gone the peer must get
+ * no reset, and its retransmissions are simply lost until the restored
+ * socket answers. The socket stays in repair mode when the tree is killed, so its close sends
  * nothing; the rules stay until restore has rebuilt the connection and the
  * tree runs. With --leave-running, or when the dump fails, repair mode is
  * turned off before the tree runs again and the rules go once it runs.
@@ -219,25 +220,20 @@ static void nft_addr(int family, const uint8_t *a, char *proto, char *buf)
 	inet_ntop(family, a, buf, INET6_ADDRSTRLEN);
 }
 
-/* Drop the packets of E's connection (fd FD of PID), both ways. */
-static int nft_block(const char *table, const InetSkEntry *e, pid_t pid,
-		     int fd)
+/* The rules that drop E's packets both ways, appended to BUF (SIZE). */
+static size_t nft_rules(char *buf, size_t size, const char *table,
+			const InetSkEntry *e)
 {
-	char script[2048], lp[4], rp[4], la[INET6_ADDRSTRLEN],
-		ra[INET6_ADDRSTRLEN], name[160], why[240];
+	char lp[4], rp[4], la[INET6_ADDRSTRLEN], ra[INET6_ADDRSTRLEN];
+	int n;
 
 	nft_addr(e->family, e->src_addr.data, lp, la);
 	nft_addr(e->family, e->dst_addr.data, rp, ra);
-	snprintf(script, sizeof(script),
-		 "add table inet %1$s\n"
-		 "add chain inet %1$s in { type filter hook input priority -300; policy accept; }\n"
-		 "add chain inet %1$s out { type filter hook output priority -300; policy accept; }\n"
-		 "add rule inet %1$s in %2$s saddr %3$s %4$s daddr %5$s tcp sport %6$u tcp dport %7$u drop\n"
-		 "add rule inet %1$s out %4$s saddr %5$s %2$s daddr %3$s tcp sport %7$u tcp dport %6$u drop\n",
-		 table, rp, ra, lp, la, e->dst_port, e->src_port);
-	snprintf(why, sizeof(why), "block the traffic of PID %d's fd %d, %s",
-		 pid, fd, sk_name(e, name, sizeof(name)));
-	return nft_run(script, why);
+	n = snprintf(buf, size,
+		     "add rule inet %1$s in %2$s saddr %3$s %4$s daddr %5$s tcp sport %6$u tcp dport %7$u drop\n"
+		     "add rule inet %1$s out %4$s saddr %5$s %2$s daddr %3$s tcp sport %7$u tcp dport %6$u drop\n",
+		     table, rp, ra, lp, la, e->dst_port, e->src_port);
+	return n < 0 ? 0 : (size_t)n;
 }
 
 /* Delete TABLE, there or not (add is a no-op on an existing table). */
@@ -276,10 +272,18 @@ struct diag_sk {
 	uint32_t rqueue, wqueue;	/* LISTEN: accept queue, backlog */
 };
 
-/* A socket of the tree in repair mode, until the dump is over. */
+/*
+ * An ESTABLISHED connection of the tree: read once the walk is over, all
+ * blocked with one nft run; in repair mode until the dump is over.
+ */
 struct repaired {
-	int fd;
+	int fd;			/* criu-lite's copy */
+	uint32_t id;
+	pid_t pid;		/* the first holder, for messages */
+	int fdno;
+	const struct diag_sk *d;
 	bool reuseaddr;		/* TCP_REPAIR off clears it */
+	bool on;		/* in repair mode */
 };
 
 static struct {
@@ -394,6 +398,26 @@ static const struct diag_sk *diag_find(ino_t ino)
 		if (dd.v[i].ino == ino)
 			return &dd.v[i];
 	return NULL;
+}
+
+/* What sock_diag says of a socket, as its entry. */
+static void entry_of(const struct diag_sk *d, InetSkEntry *e)
+{
+	inet_sk_entry__init(e);
+	e->ino = d->ino;
+	e->family = d->family;
+	e->proto = d->proto;
+	e->type = d->proto == IPPROTO_TCP ? SOCK_STREAM : SOCK_DGRAM;
+	e->state = d->state;
+	e->src_addr.data = (uint8_t *)d->src;
+	e->src_addr.len = addr_len(d->family);
+	e->src_port = ntohs(d->sport);
+	if (d->state != TCP_ESTABLISHED)
+		return;
+	e->dst_addr.data = (uint8_t *)d->dst;
+	e->dst_addr.len = addr_len(d->family);
+	e->has_dst_addr = e->has_dst_port = 1;
+	e->dst_port = ntohs(d->dport);
 }
 
 static int inet_match(const struct stat *st, const char *link)
@@ -541,7 +565,9 @@ static int queue_peek(int fd, int queue, size_t len, ProtobufCBinaryData *out,
 	return 0;
 }
 
-static int repair_remember(int fd, const InetSkEntry *e)
+/* A connection to read once the walk is over. */
+static int stream_add(const struct fd_dump_ctx *c, int fd,
+		      const struct diag_sk *d, const InetSkEntry *e)
 {
 	struct repaired *r = realloc(dd.rep, (dd.n_rep + 1) * sizeof(*r));
 
@@ -550,10 +576,11 @@ static int repair_remember(int fd, const InetSkEntry *e)
 		return -1;
 	}
 	dd.rep = r;
-	r[dd.n_rep].fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-	r[dd.n_rep].reuseaddr = e->reuseaddr;
-	if (r[dd.n_rep].fd < 0) {
-		pr_perror("Can't keep a socket in repair mode");
+	r += dd.n_rep;
+	*r = (struct repaired){ fcntl(fd, F_DUPFD_CLOEXEC, 0), c->id,
+				c->t->pid, c->fd, d, e->reuseaddr, false };
+	if (r->fd < 0) {
+		pr_perror("PID %d: fd %d: can't keep it", c->t->pid, c->fd);
 		return -1;
 	}
 	dd.n_rep++;
@@ -603,33 +630,76 @@ err:
 	return -1;
 }
 
-/* Block its traffic, freeze it in repair mode, read it. */
-static int dump_stream(const struct fd_dump_ctx *c, int fd, InetSkEntry *e)
+/* One nft run adds the table and drops every connection's packets. */
+static int streams_block(void)
 {
-	TcpStreamEntry te = TCP_STREAM_ENTRY__INIT;
-	int ret = -1;
+	size_t size = 512 + dd.n_rep * 512, len, i;
+	char *script = malloc(size), name[160], why[320];
+	InetSkEntry e;
+	int ret;
 
-	if (nft_block(dd.table, e, c->t->pid, c->fd))
-		return -1;
-	dd.blocked = true;
-	e->nft_table = dd.table;
-	if (repair_int(fd, TCP_REPAIR, TCP_REPAIR_ON,
-		       "TCP_REPAIR (criu-lite needs CAP_NET_ADMIN)", e))
-		return -1;
-	if (repair_remember(fd, e)) {
-		setsockopt(fd, IPPROTO_TCP, TCP_REPAIR, &(int){ TCP_REPAIR_OFF },
-			   sizeof(int));
+	if (!script) {
+		pr_err("Out of memory for the nftables rules\n");
 		return -1;
 	}
-	te.id = c->id;
-	if (!read_stream(fd, e, &te))
+	len = snprintf(script, size,
+		       "add table inet %1$s\n"
+		       "add chain inet %1$s in { type filter hook input priority -300; policy accept; }\n"
+		       "add chain inet %1$s out { type filter hook output priority -300; policy accept; }\n",
+		       dd.table);
+	for (i = 0; i < dd.n_rep; i++) {
+		entry_of(dd.rep[i].d, &e);
+		len += nft_rules(script + len, size - len, dd.table, &e);
+	}
+	entry_of(dd.rep[0].d, &e);
+	snprintf(why, sizeof(why), "block the traffic of PID %d's fd %d, %s%s",
+		 dd.rep[0].pid, dd.rep[0].fdno, sk_name(&e, name, sizeof(name)),
+		 dd.n_rep > 1 ? " and the other connections" : "");
+	ret = nft_run(script, why);
+	free(script);
+	dd.blocked = !ret;
+	return ret;
+}
+
+/* Freeze a connection in repair mode, read it. */
+static int stream_dump(struct repaired *r)
+{
+	TcpStreamEntry te = TCP_STREAM_ENTRY__INIT;
+	InetSkEntry e;
+	int ret = -1;
+
+	entry_of(r->d, &e);
+	if (repair_int(r->fd, TCP_REPAIR, TCP_REPAIR_ON,
+		       "TCP_REPAIR (criu-lite needs CAP_NET_ADMIN)", &e))
+		return -1;
+	r->on = true;
+	te.id = r->id;
+	if (!read_stream(r->fd, &e, &te))
 		ret = img_write_msg(dd.streams, &te.base);
 	free(te.send_queue.data);
 	free(te.recv_queue.data);
 	pr_debug("PID %d: fd %d: snd_seq %u rcv_seq %u, %zu bytes to send (%u unsent), %zu received\n",
-		 c->t->pid, c->fd, te.snd_seq, te.rcv_seq, te.send_queue.len,
+		 r->pid, r->fdno, te.snd_seq, te.rcv_seq, te.send_queue.len,
 		 te.unsent, te.recv_queue.len);
 	return ret;
+}
+
+/*
+ * Every connection of the tree, once the walk is over: blocked (before any
+ * is touched), then read. Also after a failed walk: the dump's end undoes it.
+ */
+static int streams_dump(void)
+{
+	size_t i;
+
+	if (!dd.n_rep || !dd.streams)
+		return 0;
+	if (streams_block())
+		return -1;
+	for (i = 0; i < dd.n_rep; i++)
+		if (stream_dump(&dd.rep[i]))
+			return -1;
+	return 0;
 }
 
 /* ---- dump: a UDP socket's queued datagrams, read with MSG_PEEK */
@@ -758,25 +828,12 @@ static int check_state(const struct fd_dump_ctx *c, const struct diag_sk *d,
 static int inet_dump(const struct fd_dump_ctx *c)
 {
 	const struct diag_sk *d = diag_find(c->st->st_ino);
-	InetSkEntry e = INET_SK_ENTRY__INIT;
+	InetSkEntry e;
 	int fd, ret = -1;
 
+	entry_of(d, &e);
 	e.id = c->id;
-	e.ino = d->ino;
-	e.family = d->family;
-	e.proto = d->proto;
-	e.type = d->proto == IPPROTO_TCP ? SOCK_STREAM : SOCK_DGRAM;
-	e.state = d->state;
 	e.flags = c->fi->flags & ~O_CLOEXEC;
-	e.src_addr.data = (uint8_t *)d->src;
-	e.src_addr.len = addr_len(d->family);
-	e.src_port = ntohs(d->sport);
-	if (d->state == TCP_ESTABLISHED) {
-		e.dst_addr.data = (uint8_t *)d->dst;
-		e.dst_addr.len = addr_len(d->family);
-		e.has_dst_addr = e.has_dst_port = 1;
-		e.dst_port = ntohs(d->dport);
-	}
 	if (check_state(c, d, &e))
 		return -1;
 	if (e.state == TCP_LISTEN) {
@@ -790,9 +847,11 @@ static int inet_dump(const struct fd_dump_ctx *c)
 		goto out;
 	if (e.proto == IPPROTO_UDP && dump_dgrams(c, fd, &e))
 		goto out;
-	if (e.proto == IPPROTO_TCP && e.state == TCP_ESTABLISHED &&
-	    dump_stream(c, fd, &e))
-		goto out;
+	if (e.proto == IPPROTO_TCP && e.state == TCP_ESTABLISHED) {
+		e.nft_table = dd.table;
+		if (stream_add(c, fd, d, &e))
+			goto out;
+	}
 	ret = img_write_msg(dd.sks, &e.base);
 out:
 	free_dgrams(&e);
@@ -802,13 +861,11 @@ out:
 
 static int inet_dump_finish(void)
 {
-	int ret = img_close_write(dd.sks);
+	int ret = streams_dump();
 
+	ret |= img_close_write(dd.sks);
 	ret |= img_close_write(dd.streams);
 	dd.sks = dd.streams = NULL;
-	free(dd.v);
-	dd.v = NULL;
-	dd.n = dd.cap = 0;
 	return ret ? -1 : 0;
 }
 
@@ -823,7 +880,7 @@ static void inet_dump_release(int kill)
 	for (i = 0; i < dd.n_rep; i++) {
 		struct repaired *r = &dd.rep[i];
 
-		if (!kill &&
+		if (!kill && r->on &&
 		    (setsockopt(r->fd, IPPROTO_TCP, TCP_REPAIR,
 				&(int){ TCP_REPAIR_OFF }, sizeof(int)) ||
 		     (r->reuseaddr &&
@@ -835,6 +892,9 @@ static void inet_dump_release(int kill)
 	free(dd.rep);
 	dd.rep = NULL;
 	dd.n_rep = 0;
+	free(dd.v);
+	dd.v = NULL;
+	dd.n = dd.cap = 0;
 }
 
 static void inet_dump_unlock(int kill)
