@@ -290,6 +290,7 @@ static struct {
 	struct diag_sk *v;
 	size_t n, cap;
 	uint8_t proto;		/* of the query being answered */
+	bool oom;		/* a socket could not be added */
 	struct cr_img *sks, *streams;
 	struct repaired *rep;
 	size_t n_rep;
@@ -314,6 +315,7 @@ static int diag_add(struct nl_msg *msg, void *arg)
 		d = realloc(dd.v, cap * sizeof(*d));
 		if (!d) {
 			idiagnl_msg_put(m);
+			dd.oom = true;
 			return NL_STOP;
 		}
 		dd.v = d;
@@ -354,6 +356,10 @@ static int diag_query(struct nl_sock *sk, int family, int proto)
 			     sizeof(req));
 	if (err >= 0)
 		err = nl_recvmsgs_default(sk);
+	if (dd.oom) {
+		pr_err("sock_diag: out of memory for %zu sockets\n", dd.n);
+		return -1;
+	}
 	if (err < 0) {
 		pr_err("sock_diag: can't list the %s %s sockets: %s\n",
 		       family == AF_INET ? "IPv4" : "IPv6",
