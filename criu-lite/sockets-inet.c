@@ -418,7 +418,7 @@ static void entry_of(const struct diag_sk *d, InetSkEntry *e)
 	e->src_addr.data = (uint8_t *)d->src;
 	e->src_addr.len = addr_len(d->family);
 	e->src_port = ntohs(d->sport);
-	if (d->state != TCP_ESTABLISHED)
+	if (!d->dport)		/* not connected */
 		return;
 	e->dst_addr.data = (uint8_t *)d->dst;
 	e->dst_addr.len = addr_len(d->family);
