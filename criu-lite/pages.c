@@ -22,6 +22,7 @@
 #include "crc32c.h"
 #include "images.h"
 #include "log.h"
+#include "page-xfer.h"
 #include "syscalls.h"
 #include "task.h"
 
@@ -38,7 +39,7 @@
 
 struct pages_dumper {
 	struct dump_task *t;
-	int pages_fd;
+	struct page_xfer xfer;		/* where the pages go */
 	int mem_fd;
 	unsigned char *buf;
 	struct iovec riov[IOV_BATCH];
@@ -164,7 +165,6 @@ static int read_pinned(struct pages_dumper *pd, int first, int n,
 static int flush_pages(struct pages_dumper *pd)
 {
 	size_t off = 0;
-	ssize_t n;
 	int i, j;
 
 	for (i = 0; i < pd->niov; i = j) {
@@ -188,15 +188,9 @@ static int flush_pages(struct pages_dumper *pd)
 		       pd->t->pid);
 		return -1;
 	}
-	for (off = 0; off < pd->buffered;) {
-		n = write(pd->pages_fd, pd->buf + off, pd->buffered - off);
-		if (n < 0) {
-			pr_perror("Can't write the pages image of PID %d",
-				  pd->t->pid);
-			return -1;
-		}
-		off += n;
-	}
+	if (page_xfer_write(&pd->xfer, pd->riov, pd->niov, pd->buf,
+			    pd->buffered))
+		return -1;
 	pd->written += pd->buffered;
 	pd->niov = 0;
 	pd->buffered = 0;
@@ -493,12 +487,8 @@ int pages_dump(int dirfd, struct dump_task *t, struct dump_stats *st)
 
 	pd.start_us = t0;
 	snprintf(name, sizeof(name), PAGES_IMG_FMT, id);
-	pd.pages_fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-			     0600);
-	if (pd.pages_fd < 0) {
-		pr_perror("Can't create image %s", name);
+	if (page_xfer_open(&pd.xfer, dirfd, name))
 		return -1;
-	}
 	pm_fd = pagemap_open(t->pid);
 	pd.buf = aligned_alloc(pd.page, COPY_BUF_SIZE);
 	pme = malloc(PM_BATCH * sizeof(*pme));
@@ -538,10 +528,8 @@ out:
 		close(pd.parent_pm_fd);
 	free(pd.parent_pme);
 	free(pd.crc.crcs);
-	if (close(pd.pages_fd) && !ret) {
-		pr_perror("Can't close image %s", name);
+	if (page_xfer_close(&pd.xfer, !ret))
 		ret = -1;
-	}
 	free(pme);
 	free(pd.prev_ok);
 	free(pd.buf);
