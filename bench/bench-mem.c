@@ -93,9 +93,8 @@ int main(int argc, char **argv)
 	char imgdir[4096], ref[4200], pidbuf[16];
 	double w, r_read, r_all, t_dump, t_rst;
 	long dump_rss, rst_rss;
-	int pfd[2], status;
+	int status;
 	pid_t pid;
-	char c;
 
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	snprintf(imgdir, sizeof(imgdir), "%s/img", dir);
@@ -104,13 +103,7 @@ int main(int argc, char **argv)
 	mkdir(imgdir, 0700);
 	clear_dir(imgdir);
 
-	if (pipe(pfd))
-		die("pipe");
-	pid = bench_target(len, pfd[1]);
-	close(pfd[1]);
-	if (read(pfd[0], &c, 1) != 1)
-		die("target did not start");
-	close(pfd[0]);
+	pid = bench_start(len);
 	snprintf(pidbuf, sizeof(pidbuf), "%d", pid);
 
 	{

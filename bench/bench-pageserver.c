@@ -9,6 +9,7 @@
  * a restore from the server's directory, which must bring the process back.
  * Usage: bench-pageserver [criu-lite] [dir] [MiB] [rounds]
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,24 +115,19 @@ int main(int argc, char **argv)
 	const char *tool = argc > 1 ? argv[1] : "criu-lite/criu-lite";
 	const char *dir = argc > 2 ? argv[2] : "/dev/shm/criu-lite-bench-ps";
 	size_t mib = argc > 3 ? strtoul(argv[3], NULL, 10) : 1024;
-	int rounds = argc > 4 ? atoi(argv[4]) : 3, i, pfd[2], status;
-	char local[4096], srv[4096], pidbuf[16], c;
+	int rounds = argc > 4 ? atoi(argv[4]) : 3, i, status;
+	char local[4096], srv[4096], pidbuf[16];
 	struct result loc = {}, rem = {};
 	pid_t pid;
 
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	snprintf(local, sizeof(local), "%s/local", dir);
 	snprintf(srv, sizeof(srv), "%s/server", dir);
-	mkdir(dir, 0700);
-	mkdir(local, 0700);
-	mkdir(srv, 0700);
-	if (pipe(pfd))
-		die("pipe");
-	pid = bench_target(mib << 20, pfd[1]);
-	close(pfd[1]);
-	if (read(pfd[0], &c, 1) != 1)
-		die("target did not start");
-	close(pfd[0]);
+	if ((mkdir(dir, 0700) && errno != EEXIST) ||
+	    (mkdir(local, 0700) && errno != EEXIST) ||
+	    (mkdir(srv, 0700) && errno != EEXIST))
+		die(dir);
+	pid = bench_start(mib << 20);
 	snprintf(pidbuf, sizeof(pidbuf), "%d", pid);
 
 	for (i = 0; i < rounds; i++) {

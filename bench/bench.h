@@ -102,4 +102,21 @@ static inline pid_t bench_target(size_t len, int ready_fd)
 		pause();
 }
 
+/* bench_target, once its memory is written: its PID */
+static inline pid_t bench_start(size_t len)
+{
+	int pfd[2];
+	pid_t pid;
+	char c;
+
+	if (pipe(pfd))
+		die("pipe");
+	pid = bench_target(len, pfd[1]);
+	close(pfd[1]);
+	if (read(pfd[0], &c, 1) != 1)
+		die("target did not start");
+	close(pfd[0]);
+	return pid;
+}
+
 #endif
