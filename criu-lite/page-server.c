@@ -44,7 +44,9 @@
 #define PS_MAX_MSG	1024		/* an ACK's text */
 #define PS_BUF		(4u << 20)
 #define PS_HELLO_TIMEOUT_S	10
-#define PS_IO_TIMEOUT_S		120	/* a peer that stalls this long is gone */
+#define PS_IO_TIMEOUT_S		120	/* a server that stalls this long is gone */
+/* the dumper may freeze and inspect a big tree before it sends a page */
+#define PS_IDLE_TIMEOUT_S	600
 
 enum ps_cmd {
 	PS_OPEN = 1,	/* payload: the image's file name */
@@ -576,7 +578,7 @@ static int ps_hello(struct ps_server *s)
 	if (send_ack(s->sk, 0, "go on"))
 		return ps_refuse(s, "can't answer the hello: %s",
 				 io_error(errno));
-	set_timeout(s->sk, SO_RCVTIMEO, PS_IO_TIMEOUT_S);
+	set_timeout(s->sk, SO_RCVTIMEO, PS_IDLE_TIMEOUT_S);
 	set_timeout(s->sk, SO_SNDTIMEO, PS_IO_TIMEOUT_S);
 	return 0;
 }
