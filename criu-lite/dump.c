@@ -467,6 +467,8 @@ static int dump_run(const char *dir)
 		return 1;
 	/* a wrong address or port fails before anything is frozen */
 	if (page_server_connect()) {
+		pr_err("%s of PID %d not started: it runs on untouched\n",
+		       opts.pre_dump ? "Pre-dump" : "Dump", opts.pid);
 		stage_abort(&stage);
 		return 1;
 	}
