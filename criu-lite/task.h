@@ -87,6 +87,8 @@ struct coldmark_dump {
 	uint64_t *flags;	/* ... and its kpageflags */
 	struct cold_runs runs;	/* the dumped pages that were not hot */
 	size_t cursor;		/* the first run not yet in a pagemap entry */
+	struct cold_runs prev;	/* incremental: the previous dump's runs */
+	size_t prev_cursor;
 	uint64_t swapped, inactive;
 };
 
@@ -301,6 +303,7 @@ int pagemap_write(struct cr_img *img, const ProtobufCMessage *head,
 int pages_file_verify(int dirfd, const char *name, uint32_t block,
 		      const uint32_t *crcs, size_t n);
 int pagemap_load(int dirfd, unsigned int id, struct rst_run **runs, size_t *n);
+int pagemap_load_temps(int dirfd, unsigned int id, struct cold_runs *runs);
 int pages_snapshot(struct dump_task *t);
 
 /* cow.c: private memory still shared copy-on-write across fork */
@@ -318,7 +321,9 @@ void cow_free(struct rst_task *t);
  */
 int coldmark_dump_init(struct coldmark_dump *cm, pid_t pid, size_t batch);
 int coldmark_classify(struct coldmark_dump *cm, const VmaEntry *v,
-		      const uint64_t *pme, size_t nr);
+		      uint64_t addr, const uint64_t *pme,
+		      const uint8_t *prev, size_t nr);
+int coldmark_runs_add_entry(struct cold_runs *runs, const PagemapEntry *pe);
 int coldmark_add(struct coldmark_dump *cm, uint64_t vaddr, size_t first,
 		 size_t nr);
 int coldmark_entry(struct coldmark_dump *cm, PagemapEntry *pe);
@@ -360,6 +365,7 @@ enum tracker {
 enum tracker track_probe(void);
 const char *track_name(enum tracker k);
 int track_dump_start(struct dump_tree *tree, int images_dirfd);
+int track_prev_temps(const struct dump_task *t, struct coldmark_dump *cm);
 int track_batch_mask(const struct dump_task *t, const VmaEntry *v,
 		     uint64_t addr, size_t nr, const uint64_t *pme,
 		     uint8_t *prev_ok);

@@ -1193,15 +1193,16 @@ static const struct test real_tests[] = {
 
 /* -------------------------------------------------------- criu-lite */
 
-static int run_criu(struct ctx *c, const char *what, const char *const *args,
-		    const char *log)
+/* PROG ARGS..., its output in DIR/WHAT.out, LOG shown on failure. */
+static int run_prog(struct ctx *c, const char *what, const char *prog,
+		    const char *const *args, const char *log)
 {
 	const char *argv[32];
 	char out[PATH_MAX + 32], desc[128];
 	int i, n = 0, st;
 	pid_t pid;
 
-	argv[n++] = criu;
+	argv[n++] = prog;
 	for (i = 0; args[i] && n < (int)ARRAY_SIZE(argv) - 1; i++)
 		argv[n++] = args[i];
 	argv[n] = NULL;
@@ -1224,14 +1225,20 @@ static int run_criu(struct ctx *c, const char *what, const char *const *args,
 	if (wait_for(pid, CRIU_TIMEOUT_MS, &st)) {
 		kill(pid, SIGKILL);
 		wait_for(pid, 5000, &st);
-		return failf(c, "%s: criu-lite still running after %d s", what,
-			     CRIU_TIMEOUT_MS / 1000);
+		return failf(c, "%s: %s still running after %d s", what,
+			     basename(prog), CRIU_TIMEOUT_MS / 1000);
 	}
 	if (!WIFEXITED(st) || WEXITSTATUS(st)) {
 		describe_status(st, desc, sizeof(desc));
-		return failf(c, "%s: criu-lite %s", what, desc);
+		return failf(c, "%s: %s %s", what, basename(prog), desc);
 	}
 	return 0;
+}
+
+static int run_criu(struct ctx *c, const char *what, const char *const *args,
+		    const char *log)
+{
+	return run_prog(c, what, criu, args, log);
 }
 
 #define PREDUMPS 3
@@ -1613,6 +1620,45 @@ static int mode_predump(struct ctx *c)
 }
 
 /*
+ * scripts/criu-lite-migrate to "localhost" through a remote shell that runs
+ * the command here (test/migrate-rsh): two pre-dumps while the test runs,
+ * the dump, the images copied to another directory, the restore from there.
+ */
+static int mode_migrate(struct ctx *c)
+{
+	char pid[16], script[PATH_MAX + 32], rsh[PATH_MAX + 32];
+	char local[PATH_MAX + 16], remote[PATH_MAX + 16];
+	char log[PATH_MAX + 16];
+	const char *args[] = { "-t", pid, "--to", "localhost", "--rsh", rsh,
+			       "--criu", criu, "--remote-criu", criu, "-D",
+			       local, "--remote-dir", remote, "-v", NULL };
+
+	/* their check needs the counter at the moment of the dump */
+	if (c->t->ops->after_dump) {
+		snprintf(c->skip, sizeof(c->skip),
+			 "the dump happens inside the script, out of sight");
+		return 0;
+	}
+	if (start(c))
+		return -1;
+	snprintf(pid, sizeof(pid), "%d", c->pid);
+	xsnprintf(script, sizeof(script), "%s/scripts/criu-lite-migrate",
+		  root_dir);
+	xsnprintf(rsh, sizeof(rsh), "%s/test/migrate-rsh", root_dir);
+	xsnprintf(local, sizeof(local), "%s/here", c->dir);
+	xsnprintf(remote, sizeof(remote), "%s/there", c->dir);
+	xsnprintf(log, sizeof(log), "%s/there/restore.log", c->dir);
+	if (run_prog(c, "migrate", script, args, log))
+		return -1;
+	/* the images restored are the copy's */
+	xsnprintf(c->img, sizeof(c->img), "%s/final", remote);
+	forget_reaped(c->pid);
+	if (c->t->ops->check_running(c, true))
+		return -1;
+	return c->t->ops->finish(c);
+}
+
+/*
  * No criu-lite at all: start, ready, SIGTERM, verdict. Proves a test passes
  * on its own, so that a failure in the other modes is the tool's.
  */
@@ -1636,6 +1682,7 @@ static const struct mode modes[] = {
 	{ "pidns", mode_pidns, true },
 	{ "predump", mode_predump, false },
 	{ "pageserver", mode_plain, false },
+	{ "migrate", mode_migrate, false },
 	{ "none", mode_none, false },
 };
 
