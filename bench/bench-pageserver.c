@@ -52,8 +52,8 @@ static pid_t start_server(const char *tool, const char *dir, char *port,
 	return pid;
 }
 
-/* The server's exit status must be 0; its peak RSS in *rss. */
-static void wait_server(pid_t pid, long *rss)
+/* The server's exit status must be 0; its peak RSS, its CPU time. */
+static void wait_server(pid_t pid, long *rss, double *cpu)
 {
 	struct rusage ru;
 	int status;
@@ -65,11 +65,14 @@ static void wait_server(pid_t pid, long *rss)
 		exit(1);
 	}
 	*rss = ru.ru_maxrss;
+	*cpu = ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+	       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
 struct result {
 	double best;
 	long dumper_rss, server_rss;
+	double server_cpu;	/* in the best round */
 };
 
 static void dump_local(const char *tool, const char *pid, const char *dir,
@@ -96,7 +99,7 @@ static void dump_remote(const char *tool, const char *pid, const char *dir,
 			 (char *)dir, "-R", "--page-server", "--address",
 			 "127.0.0.1", "--port", port, NULL };
 	pid_t server;
-	double t;
+	double t, cpu;
 
 	clear_dir(dir);
 	clear_dir(srv);
@@ -105,9 +108,11 @@ static void dump_remote(const char *tool, const char *pid, const char *dir,
 	if (run_tool(argv, &r->dumper_rss))
 		die("criu-lite dump --page-server failed");
 	t = now() - t;
-	wait_server(server, &r->server_rss);
-	if (!r->best || t < r->best)
+	wait_server(server, &r->server_rss, &cpu);
+	if (!r->best || t < r->best) {
 		r->best = t;
+		r->server_cpu = cpu;
+	}
 }
 
 int main(int argc, char **argv)
@@ -160,6 +165,8 @@ int main(int argc, char **argv)
 	       rem.best, mib / rem.best, rem.best / loc.best);
 	printf("  peak RSS: dumper %ld KiB local, %ld KiB to the page server; page server %ld KiB\n",
 	       loc.dumper_rss, rem.dumper_rss, rem.server_rss);
+	printf("  page server CPU time %.3f s (%.2f s per GiB)\n", rem.server_cpu,
+	       rem.server_cpu * 1024 / mib);
 	printf("  restore from the page server's directory: ok\n");
 	return 0;
 }

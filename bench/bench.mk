@@ -45,6 +45,6 @@ bench-predump: all $(BENCH_PREDUMP_BIN)
 
 # 1 GiB dumped into local files and through a page server on 127.0.0.1
 bench-pageserver: all $(BENCH_PS_BIN)
-	$(BENCH_PS_BIN) criu-lite/criu-lite $(BENCH_DIR)-ps 1024 3
+	$(BENCH_PS_BIN) criu-lite/criu-lite $(BENCH_DIR)-ps 1024 5
 
 .PHONY: bench bench-mem bench-tree bench-cold bench-predump bench-pageserver
