@@ -489,7 +489,7 @@ static int dump_run(const char *dir)
 		opts.pre_dump ? "Pre-dumped" : "Dumped", opts.pid, dir);
 	ret = 0;
 out:
-	page_server_disconnect();
+	page_server_disconnect(ret);
 	arena_free(&arena);
 	return ret ? 1 : 0;
 }

@@ -55,6 +55,7 @@ enum ps_cmd {
 	PS_CLOSE,	/* payload: u64, the bytes the image holds */
 	PS_FINISH,	/* no payload: commit the dump */
 	PS_ACK,		/* server: arg 0 done, else failed; payload: text */
+	PS_ABORT,	/* the dump failed on the dumper's side: drop it */
 };
 
 struct ps_hello {
@@ -199,17 +200,21 @@ int page_server_connect(void)
 		return -1;
 	tcp_peer_name(cl.sk, cl.peer, sizeof(cl.peer));
 	if (cl_handshake()) {
-		page_server_disconnect();
+		page_server_disconnect(0);
 		return -1;
 	}
 	pr_info("Sending the images to page server %s\n", cl.peer);
 	return 0;
 }
 
-void page_server_disconnect(void)
+/* FAILED: the dump did, tell the server why it ends (if it still hears). */
+void page_server_disconnect(int failed)
 {
-	if (cl.sk >= 0)
-		close(cl.sk);
+	if (cl.sk < 0)
+		return;
+	if (failed && !cl.broken)
+		frame_send(cl.sk, PS_ABORT, 0, NULL, 0);
+	close(cl.sk);
 	cl.sk = -1;
 }
 
@@ -551,6 +556,8 @@ static int ps_serve_frame(struct ps_server *s)
 		return ps_cmd_close(s, &h);
 	case PS_FINISH:
 		return ps_cmd_finish(s, &h) ? -1 : 1;
+	case PS_ABORT:
+		return ps_refuse(s, "the dump failed on the dumper's side (see its log)");
 	}
 	return ps_refuse(s, "unknown command %u (arg %u, %" PRIu64 " bytes): not the criu-lite page server protocol",
 			 h.type, h.arg, h.len);

@@ -49,6 +49,6 @@ int page_server_connect(void);
 int page_server_active(void);
 int page_server_send_file(int dirfd, const char *name);
 int page_server_finish(void);
-void page_server_disconnect(void);
+void page_server_disconnect(int failed);
 
 #endif
