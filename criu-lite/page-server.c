@@ -43,6 +43,7 @@
 #define PS_MAX_DATA	(1ULL << 30)	/* a DATA frame */
 #define PS_MAX_MSG	1024		/* an ACK's text */
 #define PS_BUF		(4u << 20)
+#define PS_PIPE_SIZE	(1 << 20)	/* the default pipe-max-size */
 #define PS_HELLO_TIMEOUT_S	10
 #define PS_IO_TIMEOUT_S		120	/* a server that stalls this long is gone */
 /* the dumper may freeze and inspect a big tree before it sends a page */
@@ -349,6 +350,7 @@ struct ps_server {
 	int has_inventory;
 	int committed;		/* the images are in place */
 	long page;
+	int pipe[2];		/* for splice, or -1 */
 	unsigned char *buf;
 	char why[PS_MAX_MSG];	/* what went wrong, for the log and the dumper */
 };
@@ -392,9 +394,38 @@ static int ps_recv(struct ps_server *s, void *buf, size_t len, const char *what)
 	return ps_recv_failed(s, got, what);
 }
 
-/* LEN bytes of the open image, through the bounded buffer. */
+/*
+ * In the kernel from the socket to the image through a pipe: a read and a
+ * write of every byte less (about a fifth of the server's CPU time).
+ */
+static int ps_splice_data(struct ps_server *s, uint64_t *len)
+{
+	uint64_t moved;
+	int ret = stream_splice(s->sk, s->fd, s->pipe, *len, &moved);
+
+	s->bytes += moved;
+	s->total += moved;
+	*len -= moved;
+	if (!ret)
+		return 0;
+	if (ret == -2)
+		return ps_refuse(s, "can't write %s/%s: %s", s->stage.dir,
+				 s->name, strerror(errno));
+	if (errno == EINVAL && !moved) {
+		pr_debug("No splice from this socket: copying\n");
+		close(s->pipe[0]);
+		close(s->pipe[1]);
+		s->pipe[0] = s->pipe[1] = -1;
+		return 0;
+	}
+	return ps_recv_failed(s, errno == EPIPE ? 0 : -1, s->name);
+}
+
+/* LEN bytes of the open image: spliced, or through the bounded buffer. */
 static int ps_recv_data(struct ps_server *s, uint64_t len)
 {
+	if (s->pipe[0] >= 0 && ps_splice_data(s, &len))
+		return -1;
 	while (len) {
 		size_t chunk = len < PS_BUF ? len : PS_BUF;
 
@@ -652,7 +683,8 @@ static void ps_signals(void)
 
 int cr_page_server(void)
 {
-	struct ps_server s = { .sk = -1, .fd = -1, .page = getpagesize() };
+	struct ps_server s = { .sk = -1, .fd = -1, .page = getpagesize(),
+			       .pipe = { -1, -1 } };
 	uint16_t port = opts.ps_port;
 	char where[128];
 	int lsk, ret = 1;
@@ -667,6 +699,9 @@ int cr_page_server(void)
 		free(s.buf);
 		return 1;
 	}
+	/* a larger pipe, fewer splices; without one, data is copied */
+	if (!pipe2(s.pipe, O_CLOEXEC))
+		fcntl(s.pipe[1], F_SETPIPE_SZ, PS_PIPE_SIZE);
 	lsk = tcp_listen(opts.ps_addr, &port, where, sizeof(where));
 	if (lsk < 0)
 		goto out;
@@ -694,6 +729,10 @@ out:
 		close(s.fd);
 	if (s.sk >= 0)
 		close(s.sk);
+	if (s.pipe[0] >= 0) {
+		close(s.pipe[0]);
+		close(s.pipe[1]);
+	}
 	if (!s.committed)
 		stage_abort(&s.stage);
 	free(s.buf);

@@ -2,6 +2,7 @@
 /* Whole-length stream I/O, frames, TCP endpoints (see stream.h). */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include "stream.h"
 
 #define FRAME_MAX_PIECES	8
+#define SPLICE_MAX		(1u << 30)	/* the pipe takes what fits */
 
 int stream_writev_full(int fd, struct iovec *iov, int n)
 {
@@ -70,6 +72,37 @@ ssize_t stream_read_full(int fd, void *buf, size_t len)
 		done += n;
 	}
 	return done;
+}
+
+int stream_splice(int in, int out, const int p[2], uint64_t len,
+		  uint64_t *moved)
+{
+	*moved = 0;
+	while (len) {
+		ssize_t n = splice(in, NULL, p[1], NULL,
+				   len < SPLICE_MAX ? len : SPLICE_MAX,
+				   SPLICE_F_MOVE);
+
+		if (n <= 0) {
+			if (!n)
+				errno = EPIPE;
+			return -1;
+		}
+		len -= n;
+		while (n) {
+			ssize_t m = splice(p[0], NULL, out, NULL, n,
+					   SPLICE_F_MOVE);
+
+			if (m <= 0) {
+				if (!m)
+					errno = EIO;
+				return -2;
+			}
+			n -= m;
+			*moved += m;
+		}
+	}
+	return 0;
 }
 
 int frame_send(int fd, uint32_t type, uint32_t arg, const struct iovec *payload,

@@ -28,6 +28,16 @@ int stream_writev_full(int fd, struct iovec *iov, int n);
 /* Up to LEN bytes: fewer only at end of stream; -1 on error. */
 ssize_t stream_read_full(int fd, void *buf, size_t len);
 
+/*
+ * LEN bytes from IN (a socket or a pipe) to the file OUT through the pipe P,
+ * in the kernel: the data never comes to user space. 0 when done; -1 when
+ * reading IN failed (errno; EPIPE: it ended first), -2 when writing OUT did.
+ * *MOVED: the bytes that reached OUT. EINVAL from IN with nothing moved:
+ * these can't splice, copy with read and write instead.
+ */
+int stream_splice(int in, int out, const int p[2], uint64_t len,
+		  uint64_t *moved);
+
 /* A header and a payload in N pieces; the length is their sum. */
 int frame_send(int fd, uint32_t type, uint32_t arg, const struct iovec *payload,
 	       int n);

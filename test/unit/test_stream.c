@@ -3,9 +3,12 @@
  * lib/stream.c: frames go through a socket whole, in many pieces and larger
  * than the socket's buffer; a stream cut inside a header or a payload is an
  * error or a short read, never a frame; a peer gone is EPIPE, not SIGPIPE;
- * TCP on 127.0.0.1 with a free port, and a refused connection.
+ * splice from a socket into a file moves every byte, and says how many
+ * when the socket ends early; TCP on 127.0.0.1 with a free port, and a
+ * refused connection.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -139,4 +142,68 @@ Test(stream, tcp_loopback)
 	cr_assert_log_has(log, "Can't connect to 127.0.0.1 port",
 			  "Connection refused");
 	free(log);
+}
+
+struct writer {
+	int fd;
+	const unsigned char *buf;
+	size_t len;
+};
+
+static void *write_close(void *arg)
+{
+	struct writer *w = arg;
+
+	stream_write_full(w->fd, w->buf, w->len);
+	close(w->fd);
+	return NULL;
+}
+
+/* LEN bytes written into a socket (then closed), spliced asking for WANT. */
+static int splice_some(size_t len, uint64_t want, uint64_t *moved,
+		       unsigned char **back)
+{
+	unsigned char *data = malloc(len);
+	struct writer w;
+	pthread_t th;
+	int sp[2], p[2], fd, ret;
+	size_t i;
+
+	cr_assert(data);
+	for (i = 0; i < len; i++)
+		data[i] = i * 13 + (i >> 16);
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+	cr_assert_eq(pipe(p), 0);
+	fd = open("/tmp", O_TMPFILE | O_RDWR, 0600);
+	cr_assert_geq(fd, 0);
+	w = (struct writer){ sp[0], data, len };
+	cr_assert_eq(pthread_create(&th, NULL, write_close, &w), 0);
+	ret = stream_splice(sp[1], fd, p, want, moved);
+	pthread_join(th, NULL);
+	*back = malloc(len);
+	cr_assert(*back);
+	cr_assert_eq(pread(fd, *back, len, 0), (ssize_t)*moved);
+	cr_assert_eq(memcmp(*back, data, *moved), 0);
+	close(sp[1]);
+	close(p[0]);
+	close(p[1]);
+	close(fd);
+	free(data);
+	return ret;
+}
+
+Test(stream, splice_to_file)
+{
+	unsigned char *back;
+	uint64_t moved;
+
+	cr_assert_eq(splice_some(BIG, BIG, &moved, &back), 0);
+	cr_assert_eq(moved, BIG);
+	free(back);
+	/* the socket ends 1000 bytes short: EPIPE, and what did arrive */
+	errno = 0;
+	cr_assert_eq(splice_some(BIG - 1000, BIG, &moved, &back), -1);
+	cr_assert_eq(errno, EPIPE);
+	cr_assert_eq(moved, BIG - 1000);
+	free(back);
 }
