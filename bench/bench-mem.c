@@ -128,23 +128,15 @@ static void one_round(const char *tool, const char *imgdir, const char *ref,
 
 #define ROUNDS	3
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* The median of field OFF over the rounds. */
-static double median(const struct round *r, size_t off)
+static double round_median(const struct round *r, size_t off)
 {
 	double v[ROUNDS];
 	int i;
 
 	for (i = 0; i < ROUNDS; i++)
 		v[i] = *(const double *)((const char *)&r[i] + off);
-	qsort(v, ROUNDS, sizeof(v[0]), cmp_double);
-	return v[ROUNDS / 2];
+	return median(v, ROUNDS);
 }
 
 int main(int argc, char **argv)
@@ -170,11 +162,11 @@ int main(int argc, char **argv)
 		if (r[i].rst_rss > rst_rss)
 			rst_rss = r[i].rst_rss;
 	}
-	d = median(r, offsetof(struct round, dump));
-	rs = median(r, offsetof(struct round, rst));
-	w = median(r, offsetof(struct round, w));
-	rr = median(r, offsetof(struct round, r_read));
-	ra = median(r, offsetof(struct round, r_all));
+	d = round_median(r, offsetof(struct round, dump));
+	rs = round_median(r, offsetof(struct round, rst));
+	w = round_median(r, offsetof(struct round, w));
+	rr = round_median(r, offsetof(struct round, r_read));
+	ra = round_median(r, offsetof(struct round, r_all));
 
 	printf("bench-mem: %zu MiB of anonymous memory, images in %s, median of %d rounds\n",
 	       mib, imgdir, ROUNDS);

@@ -26,6 +26,7 @@ struct dump_task {
 	int subreaper;		/* PR_SET_CHILD_SUBREAPER */
 	int detached;		/* let go already (pre-dump) */
 	struct dump_task *parent;
+	pid_t files_of;		/* shares its parent's fd table: the parent */
 	struct proc_stat stat;
 	struct proc_status status;
 	pid_t *tids;		/* seized threads, the leader first */
@@ -238,6 +239,8 @@ void tree_detach(struct dump_tree *tree);
 int dump_cancelled(void);
 
 /* pstree.c */
+/* The task of the tree at PID, or NULL. */
+const struct dump_task *tree_find(const struct dump_tree *tree, pid_t pid);
 int pstree_check(const struct dump_tree *tree);
 int pstree_dump(int dirfd, const struct dump_tree *tree);
 int pid_wait_free(pid_t pid);
@@ -349,7 +352,12 @@ int files_create(struct rst_tree *tree);
 void files_set_ctl(int ctl);
 int files_close_inherited(struct rst_task *t);
 int files_restore(struct rst_task *t, int dirfd);
+/* Syscall NR in restored task T: its result, or -errno. */
+long fcall(struct rst_task *t, long nr, long a1, long a2, long a3);
 void files_release(void);
+
+/* tty.c: in a new session leader, before it forks: its terminal again */
+int tty_session_start(pid_t pid);
 
 /*
  * track.c: incremental dumps. Dump: find which pages were written since the

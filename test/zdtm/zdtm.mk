@@ -35,9 +35,17 @@ ZDTM_TESTS := \
 	creds \
 	fds \
 	fds_shared \
+	file_deleted \
+	file_locks \
+	shared_fdtable \
+	fds_many \
 	pipes \
 	fifo \
 	pipeline \
+	pty_pair \
+	pty_ctty \
+	pty_session \
+	shell_job \
 	static \
 	pstree \
 	threads \
@@ -48,7 +56,13 @@ ZDTM_TESTS := \
 	tree_churn \
 	pidns_nested \
 	cold_pageout \
-	predump_chain
+	predump_chain \
+	eventfd \
+	signalfd \
+	epoll \
+	epoll_shared \
+	timerfd \
+	inotify
 
 ZDTM_STATIC_TESTS := static
 ZDTM_PTHREAD_TESTS := thread_signals threads pidns_nested sc_nanosleep_rem tree_churn
