@@ -18,6 +18,7 @@
 #include "pstree.pb-c.h"
 #include "regfile.pb-c.h"
 #include "shmem.pb-c.h"
+#include "sk-inet.pb-c.h"
 #include "stats.pb-c.h"
 #include "tty.pb-c.h"
 

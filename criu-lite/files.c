@@ -145,6 +145,7 @@ static const struct fd_kind *const fd_kinds[] = {
 	&timerfd_kind,
 	&inotify_kind,
 	&tty_kind,
+	&inet_sk_kind,
 	&reg_file_kind,
 };
 
@@ -497,6 +498,24 @@ static int kinds_dump_start(int dirfd)
 			return -1;
 		}
 	return 0;
+}
+
+void files_dump_release(int kill)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(fd_kinds); i++)
+		if (fd_kinds[i]->dump_release)
+			fd_kinds[i]->dump_release(kill);
+}
+
+void files_dump_unlock(int kill)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(fd_kinds); i++)
+		if (fd_kinds[i]->dump_unlock)
+			fd_kinds[i]->dump_unlock(kill);
 }
 
 /* One image (or two) per kind for the tree, one fdinfo image per process. */
@@ -873,6 +892,15 @@ void files_release(void)
 		if (fd_kinds[i]->release)
 			fd_kinds[i]->release();
 	file_locks_release();
+}
+
+void files_restored(void)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(fd_kinds); i++)
+		if (fd_kinds[i]->restored)
+			fd_kinds[i]->restored();
 }
 
 /* Close every fd the task inherited from the restorer, but criu-lite's pidfd. */

@@ -60,6 +60,13 @@ struct fd_kind {
 	/* Every fd of the tree seen: what only the whole tree tells. */
 	int (*dump_tree)(const struct dump_tree *tree);	/* optional */
 	int (*dump_finish)(void);			/* optional; also after a failure */
+	/*
+	 * The dump is over (done or failed): the tree is about to be killed
+	 * (KILL) or to run on. Undo what the tree must not see (TCP repair).
+	 */
+	void (*dump_release)(int kill);			/* optional */
+	/* ... and now it is dead or running (lift the traffic block). */
+	void (*dump_unlock)(int kill);			/* optional */
 	/* Restore. The kind's images, read once before any task is made. */
 	int (*load)(int dirfd);				/* optional */
 	int (*validate)(const struct rst_task *t, const FdinfoEntry *fe);
@@ -72,6 +79,8 @@ struct fd_kind {
 	int (*restore_task)(struct rst_task *t);	/* optional */
 	/* Once every task holds its fds: drop criu-lite's extra state. */
 	void (*release)(void);				/* optional */
+	/* Once the restored tree runs. */
+	void (*restored)(void);				/* optional */
 };
 
 extern const struct fd_kind reg_file_kind;
@@ -86,6 +95,7 @@ extern const struct fd_kind inotify_kind;
 int timerfd_probe_set_ticks(void);
 int epoll_probe_kcmp_tfd(void);
 extern const struct fd_kind tty_kind;
+extern const struct fd_kind inet_sk_kind;
 
 /* criu-lite's own copy of the dumped task's fd (pidfd_getfd), or -1. */
 int fd_dump_take(const struct fd_dump_ctx *c);

@@ -523,6 +523,7 @@ static int restore_tree(struct rst_tree *tree)
 	/* while every task is stopped: no layout can change under the advice */
 	if (coldmark_restore(tree) || pstree_finish(tree) || detach_all(tree))
 		return -1;
+	files_restored();
 	/* every task maps what it uses now: criu-lite's mappings can go */
 	shmem_release(&tree->shm);
 	write_restore_stats(tree, t0, t_fork);
