@@ -119,12 +119,6 @@ static int count_fds(pid_t pid)
 	return n;
 }
 
-static void reap_all(void)
-{
-	while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
-		;
-}
-
 /* One run: dump and restore times, in seconds. */
 static void run_once(const char *tool, const char *dir, int n, double *dump,
 		     double *restore)
@@ -157,19 +151,6 @@ static void run_once(const char *tool, const char *dir, int n, double *dump,
 	}
 	kill(pid, SIGKILL);
 	reap_all();
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return v[n / 2];
 }
 
 static void bench(const char *tool, const char *dir, int n, int reps,

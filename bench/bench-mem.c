@@ -29,46 +29,6 @@
 #define MADV_POPULATE_WRITE 23
 #endif
 
-static void fill(char *p, size_t len, unsigned int seed)
-{
-	size_t i;
-
-	for (i = 0; i < len; i += 4096)
-		memset(p + i, (int)(seed + i / 4096), 4096);
-}
-
-/* the process that gets dumped: writes its memory, then sleeps */
-static pid_t start_target(size_t len, int ready_fd)
-{
-	pid_t pid = fork();
-	char *p;
-
-	if (pid)
-		return pid;
-	setsid();
-	/* only what criu-lite can dump: /dev/null on 0-2, nothing else */
-	{
-		int nul = open("/dev/null", O_RDWR), fd;
-
-		for (fd = 0; fd < 3; fd++)
-			dup2(nul, fd);
-		for (fd = 3; fd < 1024; fd++)
-			if (fd != ready_fd)
-				close(fd);
-	}
-	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-		 -1, 0);
-	if (p == MAP_FAILED)
-		_exit(1);
-	fill(p, len, 7);
-	if (write(ready_fd, "r", 1) != 1)
-		_exit(1);
-	close(ready_fd);
-	close(3);
-	for (;;)
-		pause();
-}
-
 static double ref_write(const char *path, size_t len)
 {
 	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
@@ -134,19 +94,13 @@ struct round {
 static void one_round(const char *tool, const char *imgdir, const char *ref,
 		      size_t len, struct round *r)
 {
-	char pidbuf[16], c;
-	int pfd[2], status;
+	char pidbuf[16];
+	int status;
 	pid_t pid;
 	double t;
 
 	clear_dir(imgdir);
-	if (pipe(pfd))
-		die("pipe");
-	pid = start_target(len, pfd[1]);
-	close(pfd[1]);
-	if (read(pfd[0], &c, 1) != 1)
-		die("target did not start");
-	close(pfd[0]);
+	pid = bench_start(len);
 	snprintf(pidbuf, sizeof(pidbuf), "%d", pid);
 
 	char *dump_argv[] = { (char *)tool, "dump", "-t", pidbuf, "-D",
@@ -174,23 +128,15 @@ static void one_round(const char *tool, const char *imgdir, const char *ref,
 
 #define ROUNDS	3
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* The median of field OFF over the rounds. */
-static double median(const struct round *r, size_t off)
+static double round_median(const struct round *r, size_t off)
 {
 	double v[ROUNDS];
 	int i;
 
 	for (i = 0; i < ROUNDS; i++)
 		v[i] = *(const double *)((const char *)&r[i] + off);
-	qsort(v, ROUNDS, sizeof(v[0]), cmp_double);
-	return v[ROUNDS / 2];
+	return median(v, ROUNDS);
 }
 
 int main(int argc, char **argv)
@@ -216,11 +162,11 @@ int main(int argc, char **argv)
 		if (r[i].rst_rss > rst_rss)
 			rst_rss = r[i].rst_rss;
 	}
-	d = median(r, offsetof(struct round, dump));
-	rs = median(r, offsetof(struct round, rst));
-	w = median(r, offsetof(struct round, w));
-	rr = median(r, offsetof(struct round, r_read));
-	ra = median(r, offsetof(struct round, r_all));
+	d = round_median(r, offsetof(struct round, dump));
+	rs = round_median(r, offsetof(struct round, rst));
+	w = round_median(r, offsetof(struct round, w));
+	rr = round_median(r, offsetof(struct round, r_read));
+	ra = round_median(r, offsetof(struct round, r_all));
 
 	printf("bench-mem: %zu MiB of anonymous memory, images in %s, median of %d rounds\n",
 	       mib, imgdir, ROUNDS);

@@ -27,14 +27,6 @@ static char *mem;
 static size_t mem_len, dirty_len;
 static const char *flag_dir;
 
-static void fill(char *p, size_t len, unsigned int seed)
-{
-	size_t i;
-
-	for (i = 0; i < len; i += 4096)
-		memset(p + i, (int)(seed + i / 4096), 4096);
-}
-
 static void flag(const char *name)
 {
 	char path[4200];

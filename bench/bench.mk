@@ -5,6 +5,7 @@ BENCH_COLD_BIN := build/bench-cold
 BENCH_PREDUMP_BIN := build/bench-predump
 BENCH_ANONFD_BIN := build/bench-anonfd
 BENCH_FDS_BIN := build/bench-fds
+BENCH_PS_BIN := build/bench-pageserver
 BENCH_DIR := /dev/shm/criu-lite-bench
 
 $(BENCH_BIN): bench/bench-mem.c bench/bench.h
@@ -31,7 +32,12 @@ $(BENCH_FDS_BIN): bench/bench-fds.c bench/bench.h
 	@mkdir -p build
 	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $<
 
-bench: bench-mem bench-tree bench-cold bench-predump bench-anonfd bench-fds
+$(BENCH_PS_BIN): bench/bench-pageserver.c bench/bench.h
+	@mkdir -p build
+	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $<
+
+bench: bench-mem bench-tree bench-cold bench-predump bench-anonfd bench-fds \
+	bench-pageserver
 
 bench-mem: all $(BENCH_BIN)
 	$(BENCH_BIN) criu-lite/criu-lite $(BENCH_DIR) 1024
@@ -57,4 +63,9 @@ bench-anonfd: all $(BENCH_ANONFD_BIN)
 bench-fds: all $(BENCH_FDS_BIN)
 	$(BENCH_FDS_BIN) criu-lite/criu-lite $(BENCH_DIR)-fds 3
 
-.PHONY: bench bench-mem bench-tree bench-cold bench-predump bench-anonfd bench-fds
+# 1 GiB dumped into local files and through a page server on 127.0.0.1
+bench-pageserver: all $(BENCH_PS_BIN)
+	$(BENCH_PS_BIN) criu-lite/criu-lite $(BENCH_DIR)-ps 1024 5
+
+.PHONY: bench bench-mem bench-tree bench-cold bench-predump bench-anonfd bench-fds \
+	bench-pageserver

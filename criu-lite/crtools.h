@@ -54,6 +54,9 @@ struct opts {
 	uint32_t pidfd_rights;		/* PIDFD_RIGHT_* it gets */
 	int pidfd_rights_set;
 	int pidfd_allow_full;		/* ... or full pidfds, if need be */
+	int page_server;		/* dump: images go to a page server */
+	const char *ps_addr;		/* --address: its, or where it listens */
+	int ps_port;			/* --port, -1 if not given */
 };
 extern struct opts opts;
 
@@ -63,6 +66,7 @@ int cr_restore(void);
 int cr_check(void);
 int check_restore_kernel(void);
 int cr_show(const char *path);
+int cr_page_server(void);
 
 /* pidfd-store.c: restore --pidfd-store, pidfds for a supervisor */
 struct rst_tree;

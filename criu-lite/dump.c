@@ -11,7 +11,6 @@
  * killing that process (even with SIGKILL) cancels the dump, and the worker,
  * which holds the tree, puts every task back as it was before it exits.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -30,6 +29,8 @@
 
 #include "images.h"
 #include "log.h"
+#include "page-xfer.h"
+#include "stage.h"
 #include "task.h"
 
 #define DUMP_SCRATCH	4096u
@@ -44,128 +45,6 @@ uint64_t scratch_put(struct remote *r, size_t off, const void *buf, size_t len)
 	if (remote_write(r->pid, r->scratch + off, buf, len))
 		return 0;
 	return r->scratch + off;
-}
-
-static int open_images_dir(const char *dir)
-{
-	struct stat st;
-	int fd;
-
-	fd = open(dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		pr_perror("Can't open the images directory %s", dir);
-		return -1;
-	}
-	if (faccessat(fd, ".", W_OK, AT_EACCESS)) {
-		pr_perror("Images directory %s is not writable", dir);
-		goto err;
-	}
-	if (fstat(fd, &st))
-		goto err;
-	/* images hold the task's memory; the directory is the user's to lock */
-	if (st.st_mode & 077)
-		pr_warn("Images directory %s is mode %04o: others may read the dumped memory, use a 0700 directory\n",
-			dir, st.st_mode & 07777);
-	return fd;
-err:
-	close(fd);
-	return -1;
-}
-
-/*
- * Images are written into a staging directory inside the images directory,
- * then renamed into place: inventory.img, which marks a complete dump, goes
- * first out and last in.
- */
-struct image_stage {
-	const char *dir;
-	int dirfd;	/* the images directory */
-	int fd;		/* the staging directory inside it */
-	char name[64];
-};
-
-static int stage_open(struct image_stage *s, const char *dir)
-{
-	s->dir = dir;
-	s->fd = -1;
-	s->dirfd = open_images_dir(dir);
-	if (s->dirfd < 0)
-		return -1;
-	snprintf(s->name, sizeof(s->name), ".criu-lite-dump.%d", getpid());
-	if (mkdirat(s->dirfd, s->name, 0700)) {
-		pr_perror("Can't create %s/%s", dir, s->name);
-		goto err;
-	}
-	s->fd = openat(s->dirfd, s->name, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
-	if (s->fd >= 0)
-		return 0;
-	pr_perror("Can't open %s/%s", dir, s->name);
-	unlinkat(s->dirfd, s->name, AT_REMOVEDIR);
-err:
-	close(s->dirfd);
-	return -1;
-}
-
-/* Calls FN on every file of the stage but inventory.img; -1 if one fails. */
-static int stage_for_each(struct image_stage *s,
-			  int (*fn)(struct image_stage *s, const char *name))
-{
-	struct dirent *de;
-	int ret = 0, fd = dup(s->fd);
-	DIR *d = fd < 0 ? NULL : fdopendir(fd);
-
-	if (!d) {
-		pr_perror("Can't list %s/%s", s->dir, s->name);
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	while ((de = readdir(d)))
-		if (de->d_name[0] != '.' && strcmp(de->d_name, "inventory.img") &&
-		    fn(s, de->d_name))
-			ret = -1;
-	closedir(d);
-	return ret;
-}
-
-static int stage_unlink(struct image_stage *s, const char *name)
-{
-	return unlinkat(s->fd, name, 0);
-}
-
-static int stage_move(struct image_stage *s, const char *name)
-{
-	if (!renameat(s->fd, name, s->dirfd, name))
-		return 0;
-	pr_perror("Can't move image %s into %s", name, s->dir);
-	return -1;
-}
-
-static void stage_close(struct image_stage *s)
-{
-	if (unlinkat(s->dirfd, s->name, AT_REMOVEDIR))
-		pr_perror("Can't remove %s/%s", s->dir, s->name);
-	close(s->fd);
-	close(s->dirfd);
-}
-
-static void stage_abort(struct image_stage *s)
-{
-	unlinkat(s->fd, "inventory.img", 0);
-	stage_for_each(s, stage_unlink);
-	stage_close(s);
-}
-
-static int stage_commit(struct image_stage *s)
-{
-	if (unlinkat(s->dirfd, "inventory.img", 0) && errno != ENOENT) {
-		pr_perror("Can't replace %s/inventory.img", s->dir);
-		return -1;
-	}
-	if (stage_for_each(s, stage_move) || stage_move(s, "inventory.img"))
-		return -1;
-	stage_close(s);
-	return 0;
 }
 
 /* A syscall instruction in the task to inject through: the vdso has some. */
@@ -579,6 +458,26 @@ static int pre_dump_tree(struct image_stage *s, struct dump_tree *tree)
 	return 0;
 }
 
+static int stage_send(struct image_stage *s, const char *name)
+{
+	return page_server_send_file(s->fd, name);
+}
+
+/*
+ * With a page server: the pages images are there already; every other image
+ * goes there too, inventory.img last, and the server's word that all is on
+ * disk comes back before the tree is killed.
+ */
+static int page_server_commit(struct image_stage *s)
+{
+	if (!page_server_active())
+		return 0;
+	if (stage_for_each(s, stage_send) ||
+	    page_server_send_file(s->fd, "inventory.img"))
+		return -1;
+	return page_server_finish();
+}
+
 /* The worker: returns the exit status of the dump. */
 static int dump_run(const char *dir)
 {
@@ -587,11 +486,18 @@ static int dump_run(const char *dir)
 	struct image_stage stage;
 	int ret = -1, kill;
 
-	if (stage_open(&stage, dir))
+	if (stage_open(&stage, dir, "dump"))
 		return 1;
+	/* a wrong address or port fails before anything is frozen */
+	if (page_server_connect()) {
+		pr_err("%s of PID %d not started: it runs on untouched\n",
+		       opts.pre_dump ? "Pre-dump" : "Dump", opts.pid);
+		stage_abort(&stage);
+		return 1;
+	}
 	if ((opts.pre_dump ? pre_dump_tree(&stage, &tree) :
 			     dump_tree(&stage, &tree)) || dump_cancelled() ||
-	    stage_commit(&stage)) {
+	    page_server_commit(&stage) || stage_commit(&stage)) {
 		pr_err("%s of PID %d failed; it keeps running\n",
 		       opts.pre_dump ? "Pre-dump" : "Dump", opts.pid);
 		/* cleaned up first: once the tree runs, the dump is over */
@@ -611,6 +517,7 @@ static int dump_run(const char *dir)
 		opts.pre_dump ? "Pre-dumped" : "Dumped", opts.pid, dir);
 	ret = 0;
 out:
+	page_server_disconnect(ret);
 	arena_free(&arena);
 	return ret ? 1 : 0;
 }

@@ -16,9 +16,12 @@ static void usage(FILE *f)
 "Usage:\n"
 "  criu-lite dump    -t PID -D DIR [--leave-running] [-j] [-v[N]] [-o LOG]\n"
 "                    [--prev-images-dir PREV --track-mem]\n"
+"                    [--page-server --address A --port N]\n"
 "  criu-lite pre-dump -t PID -D DIR [--prev-images-dir PREV]\n"
+"                    [--page-server --address A --port N]\n"
 "  criu-lite restore -D DIR [-d] [-j] [--pidns] [--cold-mark=MODE] [-v[N]] [-o LOG]\n"
 "                    [--pidfd-store=SOCKET [--pidfd-rights=LIST] [--pidfd-allow-full]]\n"
+"  criu-lite page-server -D DIR --port N [--address A]\n"
 "  criu-lite check   [--all] [--feature NAME]\n"
 "  criu-lite show    DIR|FILE [--json]\n"
 "\n"
@@ -44,6 +47,11 @@ static void usage(FILE *f)
 "                        getfd, madvise, setns, all (default: wait,info)\n"
 "      --pidfd-allow-full  where the kernel can't narrow a pidfd, hand out\n"
 "                        full ones (with a warning) instead of refusing\n"
+"      --page-server     dump, pre-dump: send the images to the page server\n"
+"                        at --address A, --port N (DIR keeps all but pages)\n"
+"      --address A       page-server: listen on A (default: any)\n"
+"      --port N          page-server: listen on port N (0: a free one,\n"
+"                        printed on stdout)\n"
 "  -v[N], --verbosity    1 errors, 2 warnings (default), 3 info, 4 debug\n"
 "  -o, --log-file LOG    write the log (at the -v level) to LOG\n"
 "      --all             check: also probe features restore does not need\n"
@@ -71,6 +79,28 @@ static int parse_cold_mark(const char *arg)
 	return -1;
 }
 
+/* --page-server, --address and --port: where each belongs */
+static int check_page_server_opts(const char *cmd)
+{
+	int dumping = !strcmp(cmd, "dump") || !strcmp(cmd, "pre-dump");
+
+	if (opts.page_server && !dumping) {
+		pr_err("--page-server is for dump and pre-dump\n");
+		return -1;
+	}
+	if (!strcmp(cmd, "page-server"))
+		return 0;
+	if (!opts.page_server && (opts.ps_addr || opts.ps_port >= 0)) {
+		pr_err("--address and --port are for page-server, and for dump and pre-dump with --page-server\n");
+		return -1;
+	}
+	if (opts.page_server && (!opts.ps_addr || opts.ps_port <= 0)) {
+		pr_err("--page-server needs the server's --address A and --port N\n");
+		return -1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lopts[] = {
@@ -91,6 +121,9 @@ int main(int argc, char **argv)
 		{ "pidfd-store", required_argument, NULL, 8 },
 		{ "pidfd-rights", required_argument, NULL, 9 },
 		{ "pidfd-allow-full", no_argument, NULL, 10 },
+		{ "page-server", no_argument, NULL, 11 },
+		{ "address", required_argument, NULL, 12 },
+		{ "port", required_argument, NULL, 13 },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -100,6 +133,7 @@ int main(int argc, char **argv)
 
 	opts.argv = argv;
 	opts.verbosity = LOG_WARN;
+	opts.ps_port = -1;
 	while ((c = getopt_long(argc, argv, "t:D:Rdjv::o:h", lopts, NULL)) != -1) {
 		switch (c) {
 		case 't':
@@ -166,6 +200,21 @@ int main(int argc, char **argv)
 		case 10:
 			opts.pidfd_allow_full = 1;
 			break;
+		case 11:
+			opts.page_server = 1;
+			break;
+		case 12:
+			opts.ps_addr = optarg;
+			break;
+		case 13:
+			opts.ps_port = strtol(optarg, &end, 10);
+			if (*end || !*optarg || opts.ps_port < 0 ||
+			    opts.ps_port > 65535) {
+				fprintf(stderr, "Error: --port needs a TCP port, 0 to 65535, not \"%s\"\n",
+					optarg);
+				return 1;
+			}
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -195,7 +244,13 @@ int main(int argc, char **argv)
 		pr_err("--pidfd-rights and --pidfd-allow-full need --pidfd-store=SOCKET\n");
 		return 1;
 	}
-	if (!strcmp(cmd, "dump") || !strcmp(cmd, "restore") ||
+	if (check_page_server_opts(cmd))
+		return 1;
+	if (!strcmp(cmd, "page-server")) {
+		ret = opts.dir ? cr_page_server() : 1;
+		if (!opts.dir)
+			pr_err("page-server needs a directory to write the images into: -D DIR\n");
+	} else if (!strcmp(cmd, "dump") || !strcmp(cmd, "restore") ||
 	    !strcmp(cmd, "pre-dump")) {
 		if (!opts.dir) {
 			pr_err("%s needs an images directory: -D DIR\n", cmd);

@@ -23,6 +23,7 @@
 #include "crc32c.h"
 #include "images.h"
 #include "log.h"
+#include "page-xfer.h"
 #include "syscalls.h"
 #include "task.h"
 
@@ -39,10 +40,14 @@
 
 struct pages_dumper {
 	struct dump_task *t;
-	int pages_fd;
+	struct page_xfer xfer;		/* where the pages go */
 	int mem_fd;
 	struct async_writer *aw;	/* checksums and writes the buffers */
 	unsigned char *buf;		/* the one being filled */
+	/* what each of the writer's two buffers holds, for the page server */
+	struct iovec where[2][IOV_BATCH];
+	int nwhere[2];
+	int fill, sink;			/* the buffer filled, the next written */
 	struct iovec riov[IOV_BATCH];
 	uint8_t pinnable[IOV_BATCH];	/* riov[i] may be read by pinning */
 	int niov;
@@ -190,6 +195,12 @@ static int flush_pages(struct pages_dumper *pd)
 		       pd->t->pid);
 		return -1;
 	}
+	if (pd->buffered) {
+		memcpy(pd->where[pd->fill], pd->riov,
+		       pd->niov * sizeof(*pd->riov));
+		pd->nwhere[pd->fill] = pd->niov;
+		pd->fill ^= 1;
+	}
 	aw_submit(pd->aw, pd->buffered);
 	pd->written += pd->buffered;
 	pd->niov = 0;
@@ -203,18 +214,12 @@ static int flush_pages(struct pages_dumper *pd)
 static int pages_sink(void *arg, const void *buf, size_t len)
 {
 	struct pages_dumper *pd = arg;
-	size_t off;
-	ssize_t n;
+	int b = pd->sink;
 
-	for (off = 0; off < len; off += n) {
-		n = write(pd->pages_fd, (const char *)buf + off, len - off);
-		if (n < 0) {
-			pr_perror("Can't write the pages image of PID %d",
-				  pd->t->pid);
-			return -1;
-		}
-	}
-	return 0;
+	/* the buffers go in turn, in the order they were filled */
+	pd->sink ^= 1;
+	return page_xfer_write(&pd->xfer, pd->where[b], pd->nwhere[b], buf,
+			       len);
 }
 
 static int queue_copy(struct pages_dumper *pd, uint64_t vaddr, uint64_t nr,
@@ -510,12 +515,8 @@ int pages_dump(int dirfd, struct dump_task *t, struct dump_stats *st)
 
 	pd.start_us = t0;
 	snprintf(name, sizeof(name), PAGES_IMG_FMT, id);
-	pd.pages_fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-			     0600);
-	if (pd.pages_fd < 0) {
-		pr_perror("Can't create image %s", name);
+	if (page_xfer_open(&pd.xfer, dirfd, name))
 		return -1;
-	}
 	pm_fd = pagemap_open(t->pid);
 	pd.aw = aw_start(COPY_BUF_SIZE, pages_sink, &pd);
 	pd.buf = pd.aw ? aw_buffer(pd.aw) : NULL;
@@ -563,10 +564,8 @@ out:
 		close(pd.parent_pm_fd);
 	free(pd.parent_pme);
 	free(pd.crc.crcs);
-	if (close(pd.pages_fd) && !ret) {
-		pr_perror("Can't close image %s", name);
+	if (page_xfer_close(&pd.xfer, !ret))
 		ret = -1;
-	}
 	free(pme);
 	free(pd.prev_ok);
 	free(pd.runs);

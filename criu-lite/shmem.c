@@ -35,6 +35,7 @@
 #include "crc32c.h"
 #include "images.h"
 #include "log.h"
+#include "page-xfer.h"
 #include "task.h"
 
 #define SHM_COPY_BUF	(1u << 20)
@@ -108,21 +109,19 @@ static int shm_read(struct shm_dumper *sd, int fd, uint64_t off, size_t len)
 }
 
 /* Copy [OFF, OFF + LEN) of the object; the last page is padded past EOF. */
-static int shm_copy(struct shm_dumper *sd, int fd, int out, uint64_t off,
-		    uint64_t len)
+static int shm_copy(struct shm_dumper *sd, int fd, struct page_xfer *out,
+		    uint64_t off, uint64_t len)
 {
 	while (len) {
 		size_t chunk = len < SHM_COPY_BUF ? len : SHM_COPY_BUF;
+		struct iovec where = { (void *)(uintptr_t)off, chunk };
 
 		if (shm_read(sd, fd, off, chunk))
 			return -1;
 		if (crc32c_stream_add(&sd->crc, sd->buf, chunk))
 			return -1;
-		if (write(out, sd->buf, chunk) != (ssize_t)chunk) {
-			pr_perror("Can't write the pages image of shared memory object %u",
-				  sd->id);
+		if (page_xfer_write(out, &where, 1, sd->buf, chunk))
 			return -1;
-		}
 		off += chunk;
 		len -= chunk;
 	}
@@ -130,7 +129,8 @@ static int shm_copy(struct shm_dumper *sd, int fd, int out, uint64_t off,
 }
 
 /* Every run of pages the object holds (in memory or in swap). */
-static int shm_dump_data(struct shm_dumper *sd, int fd, int out, uint64_t size)
+static int shm_dump_data(struct shm_dumper *sd, int fd, struct page_xfer *out,
+			 uint64_t size)
 {
 	uint64_t mask = sd->page - 1;
 	off_t off = 0, end;
@@ -203,7 +203,8 @@ static int shm_dump_one(struct shm_dumper *sd, pid_t pid, const VmaEntry *v,
 	uint64_t t0 = now_us(), pages = 0, scanned;
 	char name[64], mname[256];
 	struct stat st;
-	int fd, out, ret = -1;
+	struct page_xfer out;
+	int fd, ret = -1;
 	size_t i;
 
 	fd = shm_open_dump(pid, v, &st);
@@ -213,13 +214,11 @@ static int shm_dump_one(struct shm_dumper *sd, pid_t pid, const VmaEntry *v,
 	sd->id = id;
 	sd->crc.n = sd->crc.fill = sd->crc.crc = 0;
 	snprintf(name, sizeof(name), SHMEM_PAGES_IMG_FMT, id);
-	out = openat(sd->dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-		     0600);
-	if (out < 0) {
-		pr_perror("Can't create image %s", name);
-		goto out;
+	if (page_xfer_open(&out, sd->dirfd, name)) {
+		close(fd);
+		return -1;
 	}
-	if (shm_dump_data(sd, fd, out, st.st_size))
+	if (shm_dump_data(sd, fd, &out, st.st_size))
 		goto out;
 	for (i = 0; i < sd->runs.n; i++)
 		pages += sd->runs.v[i].nr;
@@ -249,10 +248,8 @@ static int shm_dump_one(struct shm_dumper *sd, pid_t pid, const VmaEntry *v,
 	pr_info("PID %d: shared memory object %u (inode %" PRIu64 ", %lld bytes): %" PRIu64 " pages in %zu runs\n",
 		pid, id, v->ino, (long long)st.st_size, pages, sd->runs.n);
 out:
-	if (out >= 0 && close(out) && !ret) {
-		pr_perror("Can't close image %s", name);
+	if (page_xfer_close(&out, !ret))
 		ret = -1;
-	}
 	close(fd);
 	return ret;
 }

@@ -3,8 +3,8 @@
  * zdtm-run: puts zdtm tests and real programs through criu-lite.
  *
  *   zdtm-run [--criu PATH]
- *            [--mode plain|leave-running|twice|pidns|predump|none|all]
- *            [--keep] [--verbose] [--list] [TEST...]
+ *            [--mode plain|leave-running|twice|pidns|predump|pageserver|none|all]
+ *            [--page-server] [--keep] [--verbose] [--list] [TEST...]
  *
  * Per test and mode: start the test (setsid, stdin /dev/null, stdout+stderr
  * to its outfile), wait until it is ready, dump it, restore it (-d), check it
@@ -21,6 +21,12 @@
  * Mode predump pre-dumps the running test three times, each on the one
  * before (--prev-images-dir), letting it run (and write) in between, then
  * dumps it with --prev-images-dir --track-mem on the last, and restores that.
+ * Mode pageserver is plain through a page server: a `criu-lite page-server`
+ * on 127.0.0.1, on a free port, takes the dump (the runner reads the port
+ * from its stdout) and the restore is from its directory, DIR/ps/img; the
+ * local one lacks the pages. --page-server does the same for any mode: with
+ * predump, every pre-dump goes to a page server of its own, into DIR/ps/preN,
+ * so that the chain lies on the server side as it does locally.
  * One line per (test, mode): "PASS name [mode]", "FAIL name [mode]: why" or
  * "SKIP name [mode]: why" (the test printed "SKIP: why" instead of PASS: it
  * could not set up what it checks), and last "N passed, N failed, N skipped".
@@ -63,12 +69,13 @@
 #define CRIU_TIMEOUT_MS 120000
 #define EXIT_TIMEOUT_MS 10000
 #define GONE_TIMEOUT_MS 10000
+#define PS_PORT_TIMEOUT_MS 10000
 
 static const char *criu = NULL;
 static char zdtm_dir[PATH_MAX]; /* test/zdtm, where the tests live */
 static char root_dir[PATH_MAX]; /* the repository */
 static char tmp_dir[PATH_MAX];
-static bool keep, verbose;
+static bool keep, verbose, page_server;
 static volatile sig_atomic_t interrupted;
 
 /* ---------------------------------------------------------------- misc */
@@ -435,8 +442,10 @@ struct ctx {
 	int nrestores;
 	char reason[2048];
 	char skip[512];		/* the test's SKIP line: nothing was checked */
-	char logs[8][PATH_MAX];
+	char logs[12][PATH_MAX];
 	int nlogs;
+	pid_t ps_pid;		/* the page server of the dump under way */
+	char ps_port[8];
 	/* over TCP: the runner's listener and its connection to the test */
 	int peer_l, peer;
 	int port;
@@ -1829,13 +1838,131 @@ static int run_criu(struct ctx *c, const char *what, const char *const *args,
 #define PREDUMPS 3
 #define PREDUMP_GAP_MS 200
 
+static bool use_page_server(const struct ctx *c)
+{
+	return page_server || !strcmp(c->mode, "pageserver");
+}
+
+/* The images of dump NAME ("img", "pre1"...): where restore reads them. */
+static void images_dir(const struct ctx *c, const char *name, char *buf,
+		       size_t size)
+{
+	xsnprintf(buf, size, "%s%s/%s", c->dir,
+		  use_page_server(c) ? "/ps" : "", name);
+}
+
+/* ARGS, NULL-terminated within MAX, gets MORE at its end. */
+static void append_args(const char **args, size_t max,
+			const char *const *more)
+{
+	size_t n = 0;
+
+	while (args[n])
+		n++;
+	for (; *more; more++) {
+		if (n + 1 >= max) {
+			fprintf(stderr, "zdtm-run: too many arguments\n");
+			exit(2);
+		}
+		args[n++] = *more;
+	}
+	args[n] = NULL;
+}
+
+/*
+ * A page server on 127.0.0.1 for dump NAME, into DIR/ps/NAME; ARGS gets the
+ * dumper's side. The server prints the free port it took on its stdout.
+ */
+static int ps_start(struct ctx *c, const char *name, const char **args,
+		    size_t max)
+{
+	char dir[PATH_MAX], log[PATH_MAX + 16], out[PATH_MAX + 16], buf[16];
+	const char *argv[] = { criu, "page-server", "-D", dir, "--port", "0",
+			       "--address", "127.0.0.1", "-v4", "-o", log,
+			       NULL };
+	const char *more[] = { "--page-server", "--address", "127.0.0.1",
+			       "--port", c->ps_port, NULL };
+	long long end = now_ms() + PS_PORT_TIMEOUT_MS;
+	int st;
+
+	if (!use_page_server(c))
+		return 0;
+	xsnprintf(dir, sizeof(dir), "%s/ps", c->dir);
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		return failf(c, "mkdir %s: %m", dir);
+	images_dir(c, name, dir, sizeof(dir));
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		return failf(c, "mkdir %s: %m", dir);
+	xsnprintf(log, sizeof(log), "%s/page-server-%s.log", c->dir, name);
+	xsnprintf(out, sizeof(out), "%s/page-server-%s.out", c->dir, name);
+	add_log(c, log);
+	add_log(c, out);
+	c->ps_pid = spawn(argv, c->dir, out, false);
+	if (c->ps_pid < 0)
+		return failf(c, "fork: %m");
+	while (slurp(out, buf, sizeof(buf)) <= 0 || !strchr(buf, '\n')) {
+		reap_all();
+		if (!take_reaped(c->ps_pid, &st)) {
+			c->ps_pid = 0;
+			return failf(c, "the page server exited before it listened");
+		}
+		if (now_ms() > end || interrupted)
+			return failf(c, "the page server told no port in %d ms",
+				     PS_PORT_TIMEOUT_MS);
+		sleep_ms(5);
+	}
+	snprintf(c->ps_port, sizeof(c->ps_port), "%d", atoi(buf));
+	append_args(args, max, more);
+	return 0;
+}
+
+/* The page server ends with the dump: well if DUMP_OK, else killed. */
+static int ps_finish(struct ctx *c, bool dump_ok)
+{
+	char desc[128];
+	int st;
+
+	if (!c->ps_pid)
+		return 0;
+	if (!dump_ok)
+		kill(c->ps_pid, SIGKILL);
+	if (wait_for(c->ps_pid, GONE_TIMEOUT_MS, &st)) {
+		kill(c->ps_pid, SIGKILL);
+		wait_for(c->ps_pid, 5000, &st);
+		c->ps_pid = 0;
+		return failf(c, "the page server still runs after the dump");
+	}
+	c->ps_pid = 0;
+	if (dump_ok && (!WIFEXITED(st) || WEXITSTATUS(st))) {
+		describe_status(st, desc, sizeof(desc));
+		return failf(c, "the page server: %s", desc);
+	}
+	return 0;
+}
+
+/* criu-lite WHAT (dump, pre-dump) of dump NAME, through a page server. */
+static int run_dump(struct ctx *c, const char *what, const char *name,
+		    const char **args, size_t max, const char *log)
+{
+	int ret;
+
+	if (ps_start(c, name, args, max)) {
+		ps_finish(c, false);
+		return -1;
+	}
+	ret = run_criu(c, what, args, log);
+	if (ps_finish(c, !ret))
+		return -1;
+	return ret;
+}
+
 static int dump(struct ctx *c, bool leave_running)
 {
 	char pid[16], log[PATH_MAX + 16], prev[32];
 	bool predump = !strcmp(c->mode, "predump");
-	const char *args[] = { "dump", "-t", pid, "-D", c->img, "-v4", "-o",
-			       log, leave_running ? "--leave-running" : NULL,
-			       NULL, NULL, NULL, NULL };
+	const char *args[20] = { "dump", "-t", pid, "-D", c->img, "-v4", "-o",
+				 log, leave_running ? "--leave-running" : NULL,
+				 NULL, NULL, NULL, NULL };
 	int st;
 
 	if (predump) {
@@ -1850,7 +1977,7 @@ static int dump(struct ctx *c, bool leave_running)
 	snprintf(log, sizeof(log), "%s/dump.log", c->dir);
 	if (mkdir(c->img, 0700) && errno != EEXIST)
 		return failf(c, "mkdir %s: %m", c->img);
-	if (run_criu(c, "dump", args, log))
+	if (run_dump(c, "dump", "img", args, ARRAY_SIZE(args), log))
 		return -1;
 
 	if (leave_running) {
@@ -1928,13 +2055,15 @@ static int restore(struct ctx *c)
 {
 	char log[PATH_MAX + 16], what[32];
 	bool pidns = !strcmp(c->mode, "pidns");
-	const char *args[] = { "restore", "-D", c->img, "-d", "-v4", "-o", log,
+	char dir[PATH_MAX];
+	const char *args[] = { "restore", "-D", dir, "-d", "-v4", "-o", log,
 			       pidns ? "--pidns" : NULL, NULL };
 
 	c->nrestores++;
 	snprintf(what, sizeof(what), c->nrestores > 1 ? "restore%d" : "restore",
 		 c->nrestores);
 	xsnprintf(log, sizeof(log), "%s/%s.log", c->dir, what);
+	images_dir(c, "img", dir, sizeof(dir));
 	forget_reaped(c->pid);
 	if (run_criu(c, what, args, log))
 		return -1;
@@ -1956,19 +2085,20 @@ static int start(struct ctx *c)
 static int pre_dump(struct ctx *c, int n)
 {
 	char pid[16], log[PATH_MAX + 16], dir[PATH_MAX + 16], prev[32];
-	char what[16];
-	const char *args[] = { "pre-dump", "-t", pid, "-D", dir, "-v4", "-o",
-			       log, n > 1 ? "--prev-images-dir" : NULL, prev,
-			       NULL };
+	char what[16], name[16];
+	const char *args[16] = { "pre-dump", "-t", pid, "-D", dir, "-v4", "-o",
+				 log, n > 1 ? "--prev-images-dir" : NULL, prev,
+				 NULL };
 
 	snprintf(pid, sizeof(pid), "%d", c->pid);
 	snprintf(what, sizeof(what), "pre-dump%d", n);
 	snprintf(prev, sizeof(prev), "../pre%d", n - 1);
-	xsnprintf(dir, sizeof(dir), "%s/pre%d", c->dir, n);
+	snprintf(name, sizeof(name), "pre%d", n);
+	xsnprintf(dir, sizeof(dir), "%s/%s", c->dir, name);
 	xsnprintf(log, sizeof(log), "%s/%s.log", c->dir, what);
 	if (mkdir(dir, 0700))
 		return failf(c, "mkdir %s: %m", dir);
-	if (run_criu(c, what, args, log))
+	if (run_dump(c, what, name, args, ARRAY_SIZE(args), log))
 		return -1;
 	return check_alive(c, "the original after pre-dump");
 }
@@ -2150,6 +2280,7 @@ static const struct mode modes[] = {
 	{ "twice", mode_twice, true },
 	{ "pidns", mode_pidns, true },
 	{ "predump", mode_predump, false },
+	{ "pageserver", mode_plain, false },
 	{ "migrate", mode_migrate, false },
 	{ "none", mode_none, false },
 };
@@ -2345,12 +2476,14 @@ static void usage(FILE *f)
 
 	fprintf(f,
 		"usage: zdtm-run [--criu PATH] [--mode MODE|all] [--keep] "
-		"[--verbose] [--list] [TEST...]\n"
+		"[--page-server] [--verbose] [--list] [TEST...]\n"
 		"  --criu PATH  criu-lite binary (default: <repo>/criu-lite/criu-lite)\n"
 		"  --mode MODE  one of:");
 	for (i = 0; i < ARRAY_SIZE(modes); i++)
 		fprintf(f, " %s", modes[i].name);
 	fprintf(f, ", or all (default: every mode but none)\n"
+		   "  --page-server  dump through a page server on 127.0.0.1,\n"
+		   "               restore from its directory (any mode)\n"
 		   "  --keep       keep the work dirs (images, logs)\n"
 		   "  --verbose    log every step to stderr\n"
 		   "  --list       list the tests (unsupported ones marked)\n"
@@ -2365,6 +2498,7 @@ int main(int argc, char **argv)
 		{ "keep", no_argument, NULL, 'k' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "list", no_argument, NULL, 'l' },
+		{ "page-server", no_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -2377,7 +2511,7 @@ int main(int argc, char **argv)
 	struct sigaction sa;
 	ssize_t n;
 
-	while ((opt = getopt_long(argc, argv, "c:m:kvlh", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:m:kvlph", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			criu = optarg;
@@ -2393,6 +2527,9 @@ int main(int argc, char **argv)
 			break;
 		case 'l':
 			list = true;
+			break;
+		case 'p':
+			page_server = true;
 			break;
 		case 'h':
 			usage(stdout);
