@@ -2218,14 +2218,16 @@ static int mode_predump(struct ctx *c)
  * the command here (test/migrate-rsh): two pre-dumps while the test runs,
  * the dump, the images copied to another directory, the restore from there.
  */
-static int mode_migrate(struct ctx *c)
+static int migrate(struct ctx *c, bool page_server)
 {
 	char pid[16], script[PATH_MAX + 32], rsh[PATH_MAX + 32];
 	char local[PATH_MAX + 16], remote[PATH_MAX + 16];
 	char log[PATH_MAX + 16];
 	const char *args[] = { "-t", pid, "--to", "localhost", "--rsh", rsh,
 			       "--criu", criu, "--remote-criu", criu, "-D",
-			       local, "--remote-dir", remote, "-v", NULL };
+			       local, "--remote-dir", remote, "-v",
+			       page_server ? "--page-server" : NULL,
+			       "127.0.0.1", NULL };
 
 	/* their check needs the counter at the moment of the dump */
 	if (c->t->ops->after_dump) {
@@ -2257,6 +2259,17 @@ static int mode_migrate(struct ctx *c)
 	return c->t->ops->finish(c);
 }
 
+static int mode_migrate(struct ctx *c)
+{
+	return migrate(c, false);
+}
+
+/* The same, each dump streamed to a page server started "there". */
+static int mode_migrate_pageserver(struct ctx *c)
+{
+	return migrate(c, true);
+}
+
 /*
  * No criu-lite at all: start, ready, SIGTERM, verdict. Proves a test passes
  * on its own, so that a failure in the other modes is the tool's.
@@ -2282,6 +2295,7 @@ static const struct mode modes[] = {
 	{ "predump", mode_predump, false },
 	{ "pageserver", mode_plain, false },
 	{ "migrate", mode_migrate, false },
+	{ "migrate-pageserver", mode_migrate_pageserver, false },
 	{ "none", mode_none, false },
 };
 
