@@ -13,8 +13,8 @@ SAN	?=
 
 WARN	:= -Wall -Wextra -Werror -Wno-missing-field-initializers
 CFLAGS	?= -O2 -g
-CFLAGS	+= -std=gnu11 $(WARN) -D_GNU_SOURCE -Ilib -I$(BUILD)/proto -MMD -MP
-LDLIBS	:= -lprotobuf-c -lz -lcap
+CFLAGS	+= -std=gnu11 $(WARN) -D_GNU_SOURCE -Ilib -I$(BUILD)/proto -I/usr/include/libnl3 -MMD -MP
+LDLIBS	:= -lprotobuf-c -lz -lcap -lnl-3
 ifneq ($(SAN),)
 CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS	+= -fsanitize=address,undefined

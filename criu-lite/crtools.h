@@ -16,6 +16,7 @@
 #include "pstree.pb-c.h"
 #include "regfile.pb-c.h"
 #include "shmem.pb-c.h"
+#include "sk-unix.pb-c.h"
 #include "stats.pb-c.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

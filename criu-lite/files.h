@@ -51,6 +51,7 @@ struct fd_kind {
 
 extern const struct fd_kind reg_file_kind;
 extern const struct fd_kind pipe_kind;
+extern const struct fd_kind unix_sk_kind;
 
 /* criu-lite's own copy of the dumped task's fd (pidfd_getfd), or -1. */
 int fd_dump_take(const struct fd_dump_ctx *c);

@@ -23,6 +23,7 @@ enum img_kind_id {
 	IMG_SHMEM,
 	IMG_PIPES,
 	IMG_PIPES_DATA,
+	IMG_UNIX_SK,
 	IMG_NR_KINDS,
 };
 

@@ -38,6 +38,7 @@ ZDTM_TESTS := \
 	pipes \
 	fifo \
 	pipeline \
+	unix_pair \
 	static \
 	pstree \
 	threads \
