@@ -22,17 +22,6 @@
 
 static const size_t dgram_len[] = { 7, 70000, 0, 1 };
 
-static void pair_at(int type, int a, int b)
-{
-	int sv[2];
-
-	if (socketpair(AF_UNIX, type, 0, sv) || dup2(sv[0], a) != a ||
-	    dup2(sv[1], b) != b)
-		fail("socketpair at %d/%d: %m", a, b);
-	close(sv[0]);
-	close(sv[1]);
-}
-
 static void setopt(int fd, int opt, const void *v, socklen_t len)
 {
 	if (setsockopt(fd, SOL_SOCKET, opt, v, len))
@@ -49,7 +38,7 @@ int main(int argc, char **argv)
 	size_t i;
 
 	test_init(argc, argv);
-	pair_at(SOCK_STREAM, 20, 21);
+	test_sk_pair_at(SOCK_STREAM, 20, 21);
 	test_sk_send(20, 5000, 1);
 	test_sk_send(21, 3000, 2);
 	if (fcntl(21, F_SETFL, O_NONBLOCK))
@@ -58,7 +47,7 @@ int main(int argc, char **argv)
 	setopt(20, SO_PASSCRED, &one, sizeof(one));
 	setopt(20, SO_RCVTIMEO, &tv, sizeof(tv));
 	setopt(20, SO_PEEK_OFF, &zero, sizeof(zero));
-	pair_at(SOCK_DGRAM, 30, 31);
+	test_sk_pair_at(SOCK_DGRAM, 30, 31);
 	for (i = 0; i < ARRAY_SIZE(dgram_len); i++)
 		test_sk_send(30, dgram_len[i], 10 + i);
 	test_sk_send(31, 100, 20);

@@ -1556,13 +1556,22 @@ static void rm_rf(const char *path)
 	}
 }
 
+/* unsupported.list: why TEST can't run in MODE, or NULL */
+static const char *mode_skipped(const char *name, const char *mode);
+
 /* 0 passed, 1 failed, 2 skipped */
 static int run_case(const struct test *t, const struct mode *m)
 {
-	struct ctx *c = calloc(1, sizeof(*c));
+	const char *why = mode_skipped(t->name, m->name);
+	struct ctx *c;
 	char slug[128];
 	int ret, i;
 
+	if (why) {
+		printf("SKIP %s [%s]: %s\n", t->name, m->name, why);
+		return 2;
+	}
+	c = calloc(1, sizeof(*c));
 	if (!c) {
 		perror("calloc");
 		exit(2);
@@ -1617,6 +1626,22 @@ static int ntests;
 static char unsupported[MAX_TESTS][64];
 static int nunsupported;
 
+/* "NAME MODE reason": a test that can't run in one mode, skipped there */
+static struct mode_skip {
+	char name[64], mode[32], why[256];
+} mode_skips[MAX_TESTS];
+static int nmode_skips;
+
+static bool is_mode(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(modes); i++)
+		if (!strcmp(modes[i].name, name))
+			return true;
+	return false;
+}
+
 static void load_unsupported(void)
 {
 	char path[PATH_MAX + 32], line[512];
@@ -1627,10 +1652,23 @@ static void load_unsupported(void)
 	if (!f)
 		return;
 	while (fgets(line, sizeof(line), f) && nunsupported < MAX_TESTS) {
-		char name[64];
+		char name[64], mode[32];
+		int n, off = 0;
 
-		if (line[0] == '#' || sscanf(line, "%63s", name) != 1)
+		if (line[0] == '#')
 			continue;
+		n = sscanf(line, "%63s %31s %n", name, mode, &off);
+		if (n < 1)
+			continue;
+		if (n == 2 && is_mode(mode) && nmode_skips < MAX_TESTS) {
+			struct mode_skip *m = &mode_skips[nmode_skips++];
+
+			snprintf(m->name, sizeof(m->name), "%s", name);
+			snprintf(m->mode, sizeof(m->mode), "%s", mode);
+			snprintf(m->why, sizeof(m->why), "%s", line + off);
+			m->why[strcspn(m->why, "\n")] = '\0';
+			continue;
+		}
 		snprintf(unsupported[nunsupported++], 64, "%s", name);
 	}
 	fclose(f);
@@ -1644,6 +1682,17 @@ static bool is_unsupported(const char *name)
 		if (!strcmp(unsupported[i], name))
 			return true;
 	return false;
+}
+
+static const char *mode_skipped(const char *name, const char *mode)
+{
+	int i;
+
+	for (i = 0; i < nmode_skips; i++)
+		if (!strcmp(mode_skips[i].name, name) &&
+		    !strcmp(mode_skips[i].mode, mode))
+			return mode_skips[i].why;
+	return NULL;
 }
 
 static void add_all_tests(void)

@@ -39,6 +39,9 @@ ZDTM_TESTS := \
 	fifo \
 	pipeline \
 	unix_pair \
+	unix_seqpacket \
+	unix_shutdown \
+	unix_tree \
 	static \
 	pstree \
 	threads \

@@ -655,3 +655,14 @@ int test_sk_opt(int fd, int opt)
 		fail("getsockopt(%d, %d): %m", fd, opt);
 	return v;
 }
+
+void test_sk_pair_at(int type, int a, int b)
+{
+	int sv[2];
+
+	if (socketpair(AF_UNIX, type, 0, sv) || dup2(sv[0], a) != a ||
+	    dup2(sv[1], b) != b)
+		fail("socketpair at %d/%d: %m", a, b);
+	close(sv[0]);
+	close(sv[1]);
+}

@@ -145,6 +145,8 @@ void test_fds_check(const struct test_fds *before);
  * nothing more queued; a message each way; an int option's value. Each
  * fails the test naming who and the fd.
  */
+/* A unix socketpair of TYPE at fds A and B. */
+void test_sk_pair_at(int type, int a, int b);
 void test_sk_send(int fd, size_t len, uint32_t seed);
 void test_sk_expect(const char *who, int fd, int msg, size_t len, uint32_t seed);
 void test_sk_empty(const char *who, int fd);
