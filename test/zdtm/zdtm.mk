@@ -42,6 +42,7 @@ ZDTM_TESTS := \
 	unix_seqpacket \
 	unix_shutdown \
 	unix_tree \
+	unix_bound \
 	static \
 	pstree \
 	threads \
