@@ -246,7 +246,7 @@ struct peek {
 	const struct fd_dump_ctx *c;
 	const struct unix_diag_sk *d;
 	int fd;
-	char cbuf[PEEK_CMSG_SIZE];
+	_Alignas(struct cmsghdr) char cbuf[PEEK_CMSG_SIZE];
 };
 
 #define PEEK_END	(-2)
