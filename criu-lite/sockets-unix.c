@@ -169,12 +169,9 @@ static int usk_dump_path(const struct fd_dump_ctx *c,
 			 (int)d->name_len, d->name);
 	}
 	if (stat(path, &st) || !S_ISSOCK(st.st_mode) || st.st_ino != d->vfs_ino) {
-		if (e->name_dir) {
-			pr_err("PID %d: fd %d: unix socket socket:[%u] is bound to the relative path %.*s, which its cwd %s no longer holds: criu-lite can't dump it\n",
-			       c->t->pid, c->fd, d->ino, (int)d->name_len,
-			       d->name, e->name_dir);
-			return -1;
-		}
+		/* a relative one is bound anywhere at restore, then unlinked */
+		free(e->name_dir);
+		e->name_dir = NULL;
 		e->has_name_unlinked = 1;
 		e->name_unlinked = 1;
 		return 0;
@@ -188,10 +185,8 @@ static int usk_dump_path(const struct fd_dump_ctx *c,
 
 static int usk_dump_opts(const struct fd_dump_ctx *c, int fd, UnixSkOpts *o)
 {
-	struct { int opt; int *val; } ints[] = {
-		{ SO_PASSCRED, NULL }, { SO_PASSSEC, NULL }, { SO_RCVBUF, NULL },
-		{ SO_SNDBUF, NULL }, { SO_PEEK_OFF, NULL },
-	};
+	static const int ints[] = { SO_PASSCRED, SO_PASSSEC, SO_RCVBUF,
+				    SO_SNDBUF, SO_PEEK_OFF };
 	int v[ARRAY_SIZE(ints)];
 	struct timeval rt, st;
 	socklen_t len;
@@ -199,9 +194,9 @@ static int usk_dump_opts(const struct fd_dump_ctx *c, int fd, UnixSkOpts *o)
 
 	for (i = 0; i < ARRAY_SIZE(ints); i++) {
 		len = sizeof(v[i]);
-		if (getsockopt(fd, SOL_SOCKET, ints[i].opt, &v[i], &len)) {
+		if (getsockopt(fd, SOL_SOCKET, ints[i], &v[i], &len)) {
 			pr_perror("PID %d: fd %d: getsockopt(%d)", c->t->pid,
-				  c->fd, ints[i].opt);
+				  c->fd, ints[i]);
 			return -1;
 		}
 	}
@@ -572,6 +567,7 @@ static struct {
 	struct rst_usk *s;
 	struct unix_diag_table diag;	/* the sockets at restore */
 	int unlinked;		/* names to unlink again: done */
+	char *tmpdir;		/* where relative names that were unlinked bind */
 } ru;
 
 static struct rst_usk *usk_by_ino(uint32_t ino)
@@ -730,11 +726,18 @@ static int usk_name_free(const struct rst_task *t, const FdinfoEntry *fe,
 		       t->pid, fe->fd, name);
 		return -1;
 	}
+	if (s->e->name_unlinked && !s->e->name_dir && s->e->name.data[0] != '/')
+		return 0;	/* bound in a directory of criu-lite's own */
 	usk_path(s->e, name, sizeof(name));
 	if (lstat(name, &st)) {
 		if (errno == ENOENT)
 			return 0;
 		pr_perror("PID %d: fd %u: can't stat %s", t->pid, fe->fd, name);
+		return -1;
+	}
+	if (s->e->name_unlinked) {
+		pr_err("PID %d: fd %u: %s, the socket's name (unlinked at dump), is taken by a file now\n",
+		       t->pid, fe->fd, name);
 		return -1;
 	}
 	if (!S_ISSOCK(st.st_mode)) {
@@ -810,6 +813,30 @@ static int usk_at_name(const UnixSkEntry *e, int fd,
 	return ret;
 }
 
+/*
+ * A relative name unlinked at dump is bound in a directory of criu-lite's
+ * own, and unlinked there: any directory gives the same name.
+ */
+static int usk_tmpdir(struct rst_usk *s)
+{
+	static char tmpl[] = "/tmp/criu-lite-unix.XXXXXX";
+
+	if (!ru.tmpdir) {
+		ru.tmpdir = mkdtemp(tmpl);
+		if (!ru.tmpdir) {
+			pr_perror("Can't make a directory to bind socket:[%u] in",
+				  s->e->ino);
+			return -1;
+		}
+	}
+	s->e->name_dir = strdup(ru.tmpdir);
+	if (!s->e->name_dir) {
+		pr_err("Out of memory binding socket:[%u]\n", s->e->ino);
+		return -1;
+	}
+	return 0;
+}
+
 /* Unlink the stale socket file of S's path, bind, give it the file's mode. */
 static int usk_bind(struct rst_usk *s, int fd)
 {
@@ -818,8 +845,11 @@ static int usk_bind(struct rst_usk *s, int fd)
 	struct stat st;
 
 	sk_name_str(e->name.data, e->name.len, name, sizeof(name));
+	if (e->name_unlinked && !e->name_dir && name[0] != '/' &&
+	    usk_tmpdir(s))
+		return -1;
 	usk_path(e, path, sizeof(path));
-	if (is_path(e) && !lstat(path, &st) && S_ISSOCK(st.st_mode) &&
+	if (is_path(e) && !e->name_unlinked && !lstat(path, &st) && S_ISSOCK(st.st_mode) &&
 	    unlink(path)) {
 		pr_perror("Can't remove the stale socket file %s", path);
 		return -1;
@@ -1217,6 +1247,10 @@ static int usk_restore_task(struct rst_task *t)
 			pr_perror("Can't unlink %s again, as it was at dump", path);
 			return -1;
 		}
+	}
+	if (ru.tmpdir && rmdir(ru.tmpdir)) {
+		pr_perror("Can't remove %s", ru.tmpdir);
+		return -1;
 	}
 	return 0;
 }

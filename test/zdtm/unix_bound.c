@@ -10,11 +10,13 @@
  *   fd 30  stream listener on the abstract name @zdtm-unix-bound, backlog 3;
  *   fd 31/32  client and accepted socket, 50 bytes queued for 31;
  *   fd 40  dgram socket bound to the relative path dgram.sock, holding two
- *          messages sent to it by fd 41 (unconnected, unnamed).
+ *          messages sent to it by fd 41 (unconnected, unnamed);
+ *   fd 50  dgram socket bound to gone.sock, which was then unlinked.
  * After restore: the fd table as before; every name as getsockname() and
  * getpeername() read it; the queued data; accept() on fd 20 gives the
  * connection of fd 23; a NEW client connects to each listener by its name
- * and talks with the socket accepted for it; fd 40 receives both messages.
+ * and talks with the socket accepted for it; fd 40 receives both messages;
+ * fd 50 still has its name, and gone.sock is still gone.
  * The socket files stay, as at dump time, for the next restore.
  */
 #include <errno.h>
@@ -129,6 +131,7 @@ int main(int argc, char **argv)
 	plen = strlen(path);
 	unlink(path);
 	unlink("dgram.sock");
+	unlink("gone.sock");
 	umask(0022);
 	bind_to(sock_at(SOCK_STREAM, 20), path, plen);
 	if (chmod(path, 0640) || listen(20, 7))
@@ -150,6 +153,9 @@ int main(int argc, char **argv)
 	if (sendto(41, "first", 5, 0, (struct sockaddr *)&a, l) != 5 ||
 	    sendto(41, "second!", 7, 0, (struct sockaddr *)&a, l) != 7)
 		fail("sendto dgram.sock: %m");
+	bind_to(sock_at(SOCK_DGRAM, 50), "gone.sock", 9);
+	if (unlink("gone.sock"))
+		fail("unlink gone.sock: %m");
 	test_fds_snapshot(&s0);
 	test_daemon();
 	test_waitsig();
@@ -170,6 +176,9 @@ int main(int argc, char **argv)
 	expect_name(32, 0, abstract, alen);
 	expect_name(31, 1, abstract, alen);
 	expect_name(40, 0, "dgram.sock", 10);
+	expect_name(50, 0, "gone.sock", 9);
+	if (!lstat("gone.sock", &st))
+		fail("gone.sock is back on disk");
 	test_sk_expect("accepted", 22, 0, 4000, 1);
 	test_sk_expect("client", 21, 0, 900, 2);
 	test_sk_expect("abstract client", 31, 0, 50, 3);
