@@ -54,6 +54,13 @@
 #define PEEK_CMSG_SIZE	8192
 #define PEEK_CHUNK	(64 << 10)
 
+/*
+ * Sockets criu-lite makes: non-blocking while it connects, accepts and
+ * fills them (a full backlog or queue fails instead of hanging restore);
+ * each gets its own O_NONBLOCK back when handed over.
+ */
+#define USK_NEW		(SOCK_CLOEXEC | SOCK_NONBLOCK)
+
 static const char *sk_type_name(uint32_t type)
 {
 	switch (type) {
@@ -871,7 +878,7 @@ static int usk_bind(struct rst_usk *s, int fd)
 
 static int usk_socket(struct rst_usk *s)
 {
-	int fd = socket(AF_UNIX, s->e->type | SOCK_CLOEXEC, 0);
+	int fd = socket(AF_UNIX, s->e->type | USK_NEW, 0);
 
 	if (fd < 0) {
 		pr_perror("Can't create a unix %s socket for socket:[%u]",
@@ -892,6 +899,21 @@ static int usk_set(struct rst_usk *s, int fd)
 	return 0;
 }
 
+/*
+ * SO_SNDBUF or SO_RCVBUF (OPT) to VAL (as setsockopt takes it): past
+ * net.core.[rw]mem_max with the FORCE variant where criu-lite may.
+ */
+static int usk_setbuf(int fd, int opt, int val)
+{
+	int force = opt == SO_SNDBUF ? SO_SNDBUFFORCE : SO_RCVBUFFORCE;
+
+	if (!setsockopt(fd, SOL_SOCKET, force, &val, sizeof(val)))
+		return 0;
+	if (errno != EPERM)
+		return -1;
+	return setsockopt(fd, SOL_SOCKET, opt, &val, sizeof(val));
+}
+
 /* Send E's queue from FROM, in order, each message one send(). */
 static int usk_fill(const UnixSkEntry *e, int from)
 {
@@ -904,7 +926,7 @@ static int usk_fill(const UnixSkEntry *e, int from)
 		return 0;
 	/* room in the sender for all of it: its own size is set afterwards */
 	big = total + (e->n_queue + 16) * 1024;
-	if (setsockopt(from, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big))) {
+	if (usk_setbuf(from, SO_SNDBUF, big)) {
 		pr_perror("socket:[%u]: can't make room for its %zu queued bytes",
 			  e->ino, total);
 		return -1;
@@ -953,26 +975,37 @@ static int setopt(const struct rst_usk *s, int opt, const void *v,
 	return -1;
 }
 
+/* SO_RCVBUF or SO_SNDBUF (OPT) as getsockopt read WANT at dump. */
+static int usk_buf(const struct rst_usk *s, int opt, uint32_t want)
+{
+	socklen_t len = sizeof(int);
+	int cur;
+
+	if (getsockopt(s->fd, SOL_SOCKET, opt, &cur, &len) == 0 &&
+	    (uint32_t)cur == want)
+		return 0;
+	/* the kernel doubles what it is given */
+	if (usk_setbuf(s->fd, opt, want / 2) == 0)
+		return 0;
+	pr_perror("Can't set option %d of socket:[%u] to %u", opt, s->e->ino,
+		  want);
+	return -1;
+}
+
 /* The options a new socket does not have already. */
 static int usk_opts(const struct rst_usk *s)
 {
 	const UnixSkOpts *o = s->e->opts;
-	int v[] = { o->passcred, o->passsec, o->rcvbuf / 2, o->sndbuf / 2,
-		    o->peek_off };
 	struct timeval rt = { o->rcvtimeo_us / 1000000, o->rcvtimeo_us % 1000000 };
 	struct timeval st = { o->sndtimeo_us / 1000000, o->sndtimeo_us % 1000000 };
-	int cur;
-	socklen_t len = sizeof(cur);
+	int one = 1;
 
-	if ((v[0] && setopt(s, SO_PASSCRED, &v[0], sizeof(int))) ||
-	    (v[1] && setopt(s, SO_PASSSEC, &v[1], sizeof(int))))
+	if ((o->passcred && setopt(s, SO_PASSCRED, &one, sizeof(one))) ||
+	    (o->passsec && setopt(s, SO_PASSSEC, &one, sizeof(one))) ||
+	    usk_buf(s, SO_RCVBUF, o->rcvbuf) || usk_buf(s, SO_SNDBUF, o->sndbuf))
 		return -1;
-	if (getsockopt(s->fd, SOL_SOCKET, SO_RCVBUF, &cur, &len) ||
-	    ((uint32_t)cur != o->rcvbuf &&
-	     setopt(s, SO_RCVBUFFORCE, &v[2], sizeof(int))))
-		return -1;
-	if (setopt(s, SO_SNDBUFFORCE, &v[3], sizeof(int)) ||
-	    (v[4] >= 0 && setopt(s, SO_PEEK_OFF, &v[4], sizeof(int))))
+	if (o->peek_off >= 0 &&
+	    setopt(s, SO_PEEK_OFF, &o->peek_off, sizeof(o->peek_off)))
 		return -1;
 	if ((o->rcvtimeo_us && setopt(s, SO_RCVTIMEO, &rt, sizeof(rt))) ||
 	    (o->sndtimeo_us && setopt(s, SO_SNDTIMEO, &st, sizeof(st))))
@@ -1001,7 +1034,7 @@ static int usk_make_pair(struct rst_usk *a, struct rst_usk *b)
 {
 	int sv[2];
 
-	if (socketpair(AF_UNIX, a->e->type | SOCK_CLOEXEC, 0, sv)) {
+	if (socketpair(AF_UNIX, a->e->type | USK_NEW, 0, sv)) {
 		pr_perror("Can't create a unix %s socketpair for socket:[%u]",
 			  sk_type_name(a->e->type), a->e->ino);
 		return -1;
@@ -1021,7 +1054,7 @@ static int usk_make_pair(struct rst_usk *a, struct rst_usk *b)
 /* A new socket for S connected to L's name (S NULL: a stand-in). */
 static int usk_connect_to(struct rst_usk *l, struct rst_usk *s)
 {
-	int fd = s ? usk_socket(s) : socket(AF_UNIX, l->e->type | SOCK_CLOEXEC, 0);
+	int fd = s ? usk_socket(s) : socket(AF_UNIX, l->e->type | USK_NEW, 0);
 
 	if (fd < 0)
 		return -1;
@@ -1043,7 +1076,7 @@ static int usk_accepted(struct rst_usk *l, struct rst_usk *a)
 	cfd = usk_connect_to(l, c);
 	if (cfd < 0)
 		return -1;
-	afd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
+	afd = accept4(l->fd, NULL, NULL, USK_NEW);
 	if (afd < 0) {
 		pr_perror("Can't accept socket:[%u] on socket:[%u] again",
 			  a->e->ino, l->e->ino);
@@ -1144,7 +1177,7 @@ static int usk_fill_named(struct rst_usk *s)
 		       s->e->ino, s->e->n_queue);
 		return -1;
 	}
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	fd = socket(AF_UNIX, SOCK_DGRAM | USK_NEW, 0);
 	if (fd < 0) {
 		pr_perror("Can't create a socket to fill socket:[%u]", s->e->ino);
 		return -1;
