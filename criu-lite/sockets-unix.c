@@ -97,12 +97,27 @@ struct usk_seen {
 	int fd;
 };
 
+/* A connection queued on a listener: the client's inode, the listener. */
+struct usk_icon {
+	uint32_t client;
+	const struct unix_diag_sk *listener;
+};
+
 static struct {
 	struct cr_img *img;
 	struct unix_diag_table diag;
-	struct usk_seen *v;
+	struct usk_seen *v;	/* sorted by inode once all are seen */
 	size_t n, cap;
+	struct usk_icon *icons;	/* every listener's, sorted by client */
+	size_t n_icons;
 } ud;
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
 
 static int usk_match(const struct stat *st, const char *link)
 {
@@ -126,12 +141,7 @@ static int usk_dump_start(int dirfd)
 
 static const struct usk_seen *usk_seen(uint32_t ino)
 {
-	size_t i;
-
-	for (i = 0; i < ud.n; i++)
-		if (ud.v[i].ino == ino)
-			return &ud.v[i];
-	return NULL;
+	return bsearch(&ino, ud.v, ud.n, sizeof(*ud.v), cmp_u32);
 }
 
 static int usk_remember(const struct fd_dump_ctx *c, uint32_t ino)
@@ -469,16 +479,34 @@ static int usk_dump(const struct fd_dump_ctx *c)
 	return ret;
 }
 
+/* Index the queued connections of every listener in the namespace. */
+static int index_icons(void)
+{
+	size_t i, n = 0;
+	uint32_t j;
+
+	for (i = 0; i < ud.diag.n; i++)
+		n += ud.diag.v[i].n_icons;
+	ud.icons = malloc((n + 1) * sizeof(*ud.icons));
+	if (!ud.icons) {
+		pr_err("Out of memory for %zu queued connections\n", n);
+		return -1;
+	}
+	for (i = 0; i < ud.diag.n; i++)
+		for (j = 0; j < ud.diag.v[i].n_icons; j++)
+			ud.icons[ud.n_icons++] = (struct usk_icon){
+				ud.diag.v[i].icons[j], &ud.diag.v[i] };
+	qsort(ud.icons, ud.n_icons, sizeof(*ud.icons), cmp_u32);
+	return 0;
+}
+
 /* The listener, anywhere in the namespace, whose queue holds INO. */
 static const struct unix_diag_sk *queued_on(uint32_t ino)
 {
-	size_t i, j;
+	const struct usk_icon *ic = bsearch(&ino, ud.icons, ud.n_icons,
+					    sizeof(*ud.icons), cmp_u32);
 
-	for (i = 0; i < ud.diag.n; i++)
-		for (j = 0; j < ud.diag.v[i].n_icons; j++)
-			if (ud.diag.v[i].icons[j] == ino)
-				return &ud.diag.v[i];
-	return NULL;
+	return ic ? ic->listener : NULL;
 }
 
 /* A connection S made to a listener, not accepted yet. */
@@ -546,16 +574,18 @@ static int usk_dump_finish(void)
 	int ret = img_close_write(ud.img);
 	size_t i;
 
-	for (i = 0; i < ud.n; i++) {
+	qsort(ud.v, ud.n, sizeof(*ud.v), cmp_u32);
+	if (index_icons())
+		ret = -1;
+	for (i = 0; i < ud.n && ud.icons; i++) {
 		if (check_peer(&ud.v[i]))
 			ret = -1;
 		warn_foreign_queued(&ud.v[i]);
 	}
 	unix_diag_free(&ud.diag);
 	free(ud.v);
-	ud.v = NULL;
-	ud.n = ud.cap = 0;
-	ud.img = NULL;
+	free(ud.icons);
+	ud = (typeof(ud)){};
 	return ret ? -1 : 0;
 }
 
@@ -571,30 +601,73 @@ struct rst_usk {
 static struct {
 	UnixSkEntry **v;
 	size_t n;
-	struct rst_usk *s;
+	struct rst_usk *s;		/* in image order */
+	struct rst_usk **by_ino, **by_id;
+	struct rst_usk **lst;		/* the listeners */
+	size_t n_lst;
 	struct unix_diag_table diag;	/* the sockets at restore */
 	int unlinked;		/* names to unlink again: done */
 	char *tmpdir;		/* where relative names that were unlinked bind */
 } ru;
 
+static int cmp_ino(const void *a, const void *b)
+{
+	const struct rst_usk *x = *(struct rst_usk *const *)a;
+	const struct rst_usk *y = *(struct rst_usk *const *)b;
+
+	return x->e->ino < y->e->ino ? -1 : x->e->ino > y->e->ino;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+	const struct rst_usk *x = *(struct rst_usk *const *)a;
+	const struct rst_usk *y = *(struct rst_usk *const *)b;
+
+	return x->e->id < y->e->id ? -1 : x->e->id > y->e->id;
+}
+
+static struct rst_usk *usk_find(struct rst_usk **v, uint32_t key,
+				int (*cmp)(const void *, const void *))
+{
+	UnixSkEntry e = { .ino = key, .id = key };
+	struct rst_usk k = { .e = &e }, *kp = &k, **r;
+
+	if (!ru.n)
+		return NULL;
+	r = bsearch(&kp, v, ru.n, sizeof(*v), cmp);
+	return r ? *r : NULL;
+}
+
 static struct rst_usk *usk_by_ino(uint32_t ino)
 {
-	size_t i;
-
-	for (i = 0; ino && i < ru.n; i++)
-		if (ru.s[i].e->ino == ino)
-			return &ru.s[i];
-	return NULL;
+	return ino ? usk_find(ru.by_ino, ino, cmp_ino) : NULL;
 }
 
 static struct rst_usk *usk_by_id(uint32_t id)
 {
+	return usk_find(ru.by_id, id, cmp_id);
+}
+
+/* Indexes by inode and id, and the listeners. */
+static int usk_index(void)
+{
 	size_t i;
 
-	for (i = 0; i < ru.n; i++)
-		if (ru.s[i].e->id == id)
-			return &ru.s[i];
-	return NULL;
+	ru.by_ino = malloc((ru.n + 1) * sizeof(*ru.by_ino));
+	ru.by_id = malloc((ru.n + 1) * sizeof(*ru.by_id));
+	ru.lst = malloc((ru.n + 1) * sizeof(*ru.lst));
+	if (!ru.by_ino || !ru.by_id || !ru.lst) {
+		pr_err("Out of memory for %zu unix sockets\n", ru.n);
+		return -1;
+	}
+	for (i = 0; i < ru.n; i++) {
+		ru.by_ino[i] = ru.by_id[i] = &ru.s[i];
+		if (ru.v[i]->state == TCP_LISTEN)
+			ru.lst[ru.n_lst++] = &ru.s[i];
+	}
+	qsort(ru.by_ino, ru.n, sizeof(*ru.by_ino), cmp_ino);
+	qsort(ru.by_id, ru.n, sizeof(*ru.by_id), cmp_id);
+	return 0;
 }
 
 static int usk_load(int dirfd)
@@ -613,6 +686,8 @@ static int usk_load(int dirfd)
 	}
 	for (i = 0; i < ru.n; i++)
 		ru.s[i] = (struct rst_usk){ ru.v[i], -1, 0, NULL };
+	if (usk_index())
+		return -1;
 	for (i = 0; i < ru.n; i++)
 		if (ru.v[i]->has_peer)
 			ru.s[i].peer = usk_by_ino(ru.v[i]->peer);
@@ -647,10 +722,10 @@ static struct rst_usk *listener_named(const struct rst_usk *s)
 {
 	size_t i;
 
-	for (i = 0; i < ru.n; i++)
-		if (ru.v[i]->state == TCP_LISTEN && ru.v[i]->type == s->e->type &&
-		    same_name(ru.v[i], s->e))
-			return &ru.s[i];
+	for (i = 0; i < ru.n_lst; i++)
+		if (ru.lst[i]->e->type == s->e->type &&
+		    same_name(ru.lst[i]->e, s->e))
+			return ru.lst[i];
 	return NULL;
 }
 
@@ -659,10 +734,10 @@ static struct rst_usk *listener_queuing(const struct rst_usk *s)
 {
 	size_t i, j;
 
-	for (i = 0; i < ru.n; i++)
-		for (j = 0; j < ru.v[i]->n_icons; j++)
-			if (ru.v[i]->icons[j] == s->e->ino)
-				return &ru.s[i];
+	for (i = 0; i < ru.n_lst; i++)
+		for (j = 0; j < ru.lst[i]->e->n_icons; j++)
+			if (ru.lst[i]->e->icons[j] == s->e->ino)
+				return ru.lst[i];
 	return NULL;
 }
 
