@@ -1272,7 +1272,8 @@ static int usk_make_single(struct rst_usk *s)
 	struct rst_usk *p = s->peer;
 	int fd;
 
-	if (s->e->type == SOCK_DGRAM && p && p->peer == s && !p->made)
+	if (s->e->type == SOCK_DGRAM && p && p != s && p->peer == s &&
+	    !p->made)
 		return usk_make_pair(s, p);
 	fd = usk_socket(s);
 	if (fd < 0)
@@ -1282,7 +1283,8 @@ static int usk_make_single(struct rst_usk *s)
 		return usk_shutdown(s);
 	if (usk_fill_named(s))
 		return -1;
-	if (p && p->peer != s) {
+	/* connected to one that is not connected back, or to itself */
+	if (p && (p->peer != s || p == s)) {
 		if (usk_make(p))
 			return -1;
 		if (usk_at_name(p->e, s->fd, connect)) {
