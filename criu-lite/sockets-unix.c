@@ -141,7 +141,7 @@ static int usk_dump_start(int dirfd)
 
 static const struct usk_seen *usk_seen(uint32_t ino)
 {
-	return bsearch(&ino, ud.v, ud.n, sizeof(*ud.v), cmp_u32);
+	return ud.n ? bsearch(&ino, ud.v, ud.n, sizeof(*ud.v), cmp_u32) : NULL;
 }
 
 static int usk_remember(const struct fd_dump_ctx *c, uint32_t ino)
@@ -503,8 +503,9 @@ static int index_icons(void)
 /* The listener, anywhere in the namespace, whose queue holds INO. */
 static const struct unix_diag_sk *queued_on(uint32_t ino)
 {
-	const struct usk_icon *ic = bsearch(&ino, ud.icons, ud.n_icons,
-					    sizeof(*ud.icons), cmp_u32);
+	const struct usk_icon *ic = ud.n_icons ?
+		bsearch(&ino, ud.icons, ud.n_icons, sizeof(*ud.icons), cmp_u32) :
+		NULL;
 
 	return ic ? ic->listener : NULL;
 }
@@ -574,7 +575,8 @@ static int usk_dump_finish(void)
 	int ret = img_close_write(ud.img);
 	size_t i;
 
-	qsort(ud.v, ud.n, sizeof(*ud.v), cmp_u32);
+	if (ud.n)
+		qsort(ud.v, ud.n, sizeof(*ud.v), cmp_u32);
 	if (index_icons())
 		ret = -1;
 	for (i = 0; i < ud.n && ud.icons; i++) {
