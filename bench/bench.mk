@@ -3,6 +3,7 @@ BENCH_BIN := build/bench-mem
 BENCH_TREE_BIN := build/bench-tree
 BENCH_COLD_BIN := build/bench-cold
 BENCH_PREDUMP_BIN := build/bench-predump
+BENCH_ANONFD_BIN := build/bench-anonfd
 BENCH_DIR := /dev/shm/criu-lite-bench
 
 $(BENCH_BIN): bench/bench-mem.c bench/bench.h
@@ -21,7 +22,11 @@ $(BENCH_PREDUMP_BIN): bench/bench-predump.c bench/bench.h
 	@mkdir -p build
 	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $<
 
-bench: bench-mem bench-tree bench-cold bench-predump
+$(BENCH_ANONFD_BIN): bench/bench-anonfd.c bench/bench.h
+	@mkdir -p build
+	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $<
+
+bench: bench-mem bench-tree bench-cold bench-predump bench-anonfd
 
 bench-mem: all $(BENCH_BIN)
 	$(BENCH_BIN) criu-lite/criu-lite $(BENCH_DIR) 1024
@@ -38,4 +43,9 @@ bench-cold: all $(BENCH_COLD_BIN)
 bench-predump: all $(BENCH_PREDUMP_BIN)
 	$(BENCH_PREDUMP_BIN) criu-lite/criu-lite $(BENCH_DIR)-predump 1024 16
 
-.PHONY: bench bench-mem bench-tree bench-cold bench-predump
+# 8,000 eventfds, epoll watches, timerfds and signalfds in one process
+# (restore holds each twice: 10,000 would need RLIMIT_NOFILE above 20,000)
+bench-anonfd: all $(BENCH_ANONFD_BIN)
+	$(BENCH_ANONFD_BIN) criu-lite/criu-lite $(BENCH_DIR)-anonfd 8000 3
+
+.PHONY: bench bench-mem bench-tree bench-cold bench-predump bench-anonfd

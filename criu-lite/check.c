@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "crtools.h"
+#include "files.h"
 #include "kapi.h"
 #include "log.h"
 #include "proc.h"
@@ -398,6 +399,10 @@ static const struct feature features[] = {
 	  "none: an older vdso layout (vvar + vdso), which restore follows" },
 	{ "pidfd_getfd", 0, probe_pidfd_getfd,
 	  "descriptors must be reopened by path instead of taken over" },
+	{ "timerfd_set_ticks", 0, timerfd_probe_set_ticks,
+	  "a timerfd's unread expirations can't be given back: restore refuses one that has some" },
+	{ "kcmp_epoll_tfd", 0, epoll_probe_kcmp_tfd,
+	  "epoll watches can't be matched to fds: dump refuses epoll fds that watch any" },
 	{ "process_madvise", 0, probe_process_madvise,
 	  "restored memory stays hot: cold pages can't be re-marked" },
 	{ "madv_pageout", 0, probe_madv_pageout,

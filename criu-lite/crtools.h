@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "anon-fds.pb-c.h"
 #include "core.pb-c.h"
 #include "fdinfo.pb-c.h"
 #include "inventory.pb-c.h"
@@ -18,6 +19,7 @@
 #include "shmem.pb-c.h"
 #include "sk-unix.pb-c.h"
 #include "stats.pb-c.h"
+#include "tty.pb-c.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -24,6 +24,7 @@
 #include "task.h"
 
 struct files_dumper {
+	const struct dump_tree *tree;
 	struct dump_task *t;
 	size_t cap;
 	unsigned int next_id;
@@ -34,47 +35,76 @@ struct files_dumper {
 		ino_t ino;
 		unsigned int id;
 		const struct fd_kind *kind;
-	} *seen;
-	size_t n_seen;
+	} *seen;		/* sorted: cmp_file() */
+	size_t n_seen, seen_cap;
 };
 
 #define KCMP_FILE	0
 #define KCMP_FILES	2
 
 /*
+ * Where the fd of PID stands against dumped description DF: by inode, then
+ * by kcmp(KCMP_FILE)'s order of the descriptions themselves (anonymous
+ * inodes are one inode for every eventfd, epoll...): <0, 0 (the same
+ * description), >0.
+ */
+static int cmp_file(const struct dumped_file *df, pid_t pid, int fd,
+		    const struct stat *st)
+{
+	long r;
+
+	if (st->st_dev != df->dev)
+		return st->st_dev < df->dev ? -1 : 1;
+	if (st->st_ino != df->ino)
+		return st->st_ino < df->ino ? -1 : 1;
+	r = syscall(SYS_kcmp, pid, df->pid, KCMP_FILE, fd, df->fd);
+	return r == 0 ? 0 : r == 1 ? -1 : 1;
+}
+
+/*
  * An fd sharing its open file description with one dumped before, in this
- * task or another: its id.
+ * task or another: its entry; else NULL and *AT, where its entry goes in
+ * the sorted list of dumped descriptions.
  */
 static const struct dumped_file *shared_file(struct files_dumper *fdd, int fd,
-					     const struct stat *st)
+					     const struct stat *st, size_t *at)
 {
-	pid_t pid = fdd->t->pid;
-	size_t i;
+	size_t lo = 0, hi = fdd->n_seen;
 
-	for (i = 0; i < fdd->n_seen; i++) {
-		const struct dumped_file *df = &fdd->seen[i];
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int r = cmp_file(&fdd->seen[mid], fdd->t->pid, fd, st);
 
-		if (df->dev == st->st_dev && df->ino == st->st_ino &&
-		    syscall(SYS_kcmp, df->pid, pid, KCMP_FILE, df->fd, fd) == 0)
-			return df;
+		if (!r)
+			return &fdd->seen[mid];
+		if (r < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
 	}
+	*at = lo;
 	return NULL;
 }
 
 static int remember_file(struct files_dumper *fdd, int fd,
 			 const struct stat *st, unsigned int id,
-			 const struct fd_kind *kind)
+			 const struct fd_kind *kind, size_t at)
 {
-	struct dumped_file *n = realloc(fdd->seen,
-					(fdd->n_seen + 1) * sizeof(*n));
+	struct dumped_file *n = fdd->seen;
 
-	if (!n) {
-		pr_err("Out of memory dumping fd %d\n", fd);
-		return -1;
+	if (fdd->n_seen == fdd->seen_cap) {
+		fdd->seen_cap = fdd->seen_cap ? fdd->seen_cap * 2 : 64;
+		n = realloc(fdd->seen, fdd->seen_cap * sizeof(*n));
+		if (!n) {
+			pr_err("Out of memory dumping fd %d\n", fd);
+			return -1;
+		}
+		fdd->seen = n;
 	}
-	fdd->seen = n;
-	n[fdd->n_seen++] = (struct dumped_file){ fdd->t->pid, fd, st->st_dev,
-						 st->st_ino, id, kind };
+	memmove(&n[at + 1], &n[at], (fdd->n_seen - at) * sizeof(*n));
+	n[at] = (struct dumped_file){ fdd->t->pid, fd, st->st_dev, st->st_ino,
+				      id, kind };
+	fdd->n_seen++;
 	return 0;
 }
 
@@ -134,6 +164,12 @@ static const char *fd_kind(pid_t pid, int fd, mode_t mode, const char *link,
 static const struct fd_kind *const fd_kinds[] = {
 	&pipe_kind,
 	&unix_sk_kind,
+	&eventfd_kind,
+	&epoll_kind,
+	&signalfd_kind,
+	&timerfd_kind,
+	&inotify_kind,
+	&tty_kind,
 	&reg_file_kind,
 };
 
@@ -147,6 +183,26 @@ static const struct fd_kind *fd_kind_of(FdType type)
 	return NULL;
 }
 
+/* Is LINK (readlink of an fd) anon_inode:[NAME] (inotify: no brackets)? */
+static int fd_is_anon(const char *link, const char *name)
+{
+	size_t len = strlen(name);
+	int br;
+
+	if (strncmp(link, "anon_inode:", 11))
+		return 0;
+	link += 11;
+	br = link[0] == '[';
+	return !strncmp(link + br, name, len) &&
+	       !strcmp(link + br + len, br ? "]" : "");
+}
+
+static int kind_match(const struct fd_kind *k, const struct stat *st,
+		      const char *link)
+{
+	return k->anon ? fd_is_anon(link, k->anon) : k->match(st, link);
+}
+
 /* The kind that dumps this fd, or NULL: refused, naming task, fd and kind. */
 static const struct fd_kind *fd_kind_match(pid_t pid, int fd,
 					   const struct stat *st,
@@ -156,7 +212,7 @@ static const struct fd_kind *fd_kind_match(pid_t pid, int fd,
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(fd_kinds); i++)
-		if (fd_kinds[i]->match(st, link))
+		if (kind_match(fd_kinds[i], st, link))
 			return fd_kinds[i];
 	pr_err("PID %d: fd %d is a %s (%s), which criu-lite can't dump yet\n",
 	       pid, fd, fd_kind(pid, fd, st->st_mode, link, buf, sizeof(buf)),
@@ -296,6 +352,7 @@ static int dump_one_fd(pid_t pid, int fd, void *arg)
 	struct fd_dump_ctx c;
 	struct proc_fdinfo fi;
 	struct stat st;
+	size_t at = 0;
 
 	snprintf(name, sizeof(name), "fd/%d", fd);
 	if (proc_readlink(pid, name, link, sizeof(link)))
@@ -308,12 +365,13 @@ static int dump_one_fd(pid_t pid, int fd, void *arg)
 	kind = fd_kind_match(pid, fd, &st, link);
 	if (!kind || proc_parse_fdinfo(pid, fd, &fi))
 		return -1;
-	df = shared_file(fdd, fd, &st);
+	df = shared_file(fdd, fd, &st, &at);
 	if (df)
 		return add_fdinfo(fdd, fd, !!(fi.flags & O_CLOEXEC),
 				  df->kind->type, df->id);
-	c = (struct fd_dump_ctx){ fdd->t, fd, link, &st, &fi, ++fdd->next_id };
-	if (kind->dump(&c) || remember_file(fdd, fd, &st, c.id, kind))
+	c = (struct fd_dump_ctx){ fdd->tree, fdd->t, fd, link, &st, &fi,
+				  ++fdd->next_id };
+	if (kind->dump(&c) || remember_file(fdd, fd, &st, c.id, kind, at))
 		return -1;
 	pr_debug("PID %d: fd %d -> %s %s flags %#o pos %" PRIu64 "\n", pid,
 		 fd, kind->name, link, fi.flags, fi.pos);
@@ -375,16 +433,53 @@ static int check_shared_tables(struct dump_tree *tree)
 	return ret;
 }
 
+int fd_image_write(struct fd_image *im, const ProtobufCMessage *msg)
+{
+	return img_write_msg(im->img, msg);
+}
+
+static int kinds_dump_tree(const struct dump_tree *tree)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(fd_kinds); i++)
+		if (fd_kinds[i]->dump_tree && fd_kinds[i]->dump_tree(tree))
+			return -1;
+	return 0;
+}
+
 /* The kinds' images, I of them opened: closed again. */
 static int kinds_dump_finish(size_t n)
 {
+	const struct fd_kind *k;
 	int ret = 0;
 	size_t i;
 
-	for (i = 0; i < n; i++)
-		if (fd_kinds[i]->dump_finish && fd_kinds[i]->dump_finish())
+	for (i = 0; i < n; i++) {
+		k = fd_kinds[i];
+		if (k->dump_finish && k->dump_finish())
 			ret = -1;
+		if (k->image && img_close_write(k->image->img))
+			ret = -1;
+		if (k->image)
+			k->image->img = NULL;
+	}
 	return ret;
+}
+
+static int kind_dump_start(const struct fd_kind *k, int dirfd)
+{
+	if (k->image) {
+		k->image->img = create_image(dirfd, k->image->kind, 0);
+		if (!k->image->img)
+			return -1;
+	}
+	if (k->dump_start && k->dump_start(dirfd)) {
+		if (k->image)
+			img_close_write(k->image->img);
+		return -1;
+	}
+	return 0;
 }
 
 static int kinds_dump_start(int dirfd)
@@ -392,7 +487,7 @@ static int kinds_dump_start(int dirfd)
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(fd_kinds); i++)
-		if (fd_kinds[i]->dump_start && fd_kinds[i]->dump_start(dirfd)) {
+		if (kind_dump_start(fd_kinds[i], dirfd)) {
 			kinds_dump_finish(i);
 			return -1;
 		}
@@ -408,6 +503,7 @@ int files_dump(int dirfd, struct dump_tree *tree)
 
 	if (check_shared_tables(tree) || kinds_dump_start(dirfd))
 		return -1;
+	fdd.tree = tree;
 	for (i = 0; i < tree->n && !ret; i++) {
 		if (tree->tasks[i]->zombie)
 			continue;
@@ -418,6 +514,8 @@ int files_dump(int dirfd, struct dump_tree *tree)
 			ret = fdinfo_write(dirfd, fdd.t);
 	}
 	free(fdd.seen);
+	if (!ret)
+		ret = kinds_dump_tree(tree);
 	if (kinds_dump_finish(ARRAY_SIZE(fd_kinds)) || ret)
 		return -1;
 	return 0;
@@ -500,19 +598,101 @@ static int validate_reg(const struct rst_task *t, const FdinfoEntry *fe)
 	return 0;
 }
 
+/* The id of an entry of an fd_image: its field "id". */
+static uint32_t entry_id(const ProtobufCMessage *m)
+{
+	const ProtobufCFieldDescriptor *f =
+		protobuf_c_message_descriptor_get_field_by_name(m->descriptor,
+								"id");
+
+	return *(const uint32_t *)((const char *)m + f->offset);
+}
+
+static int cmp_entry_id(const void *a, const void *b)
+{
+	uint32_t x = entry_id(*(ProtobufCMessage *const *)a);
+	uint32_t y = entry_id(*(ProtobufCMessage *const *)b);
+
+	return x < y ? -1 : x > y;
+}
+
+ssize_t fd_image_pos(const struct fd_image *im, uint32_t id)
+{
+	size_t lo = 0, hi = im->n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		uint32_t got = entry_id(im->v[mid]);
+
+		if (got == id)
+			return mid;
+		if (got < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+const void *fd_image_find(const struct fd_image *im, uint32_t id)
+{
+	ssize_t pos = fd_image_pos(im, id);
+
+	return pos < 0 ? NULL : im->v[pos];
+}
+
+/* An image of entries by id; absent in a dump made before the kind was. */
+static int fd_image_load(struct fd_image *im, int dirfd)
+{
+	const struct img_kind *ik = &img_kinds[im->kind];
+	size_t i;
+
+	if (!files_image_exists(dirfd, im->kind))
+		return 0;
+	if (files_load_msgs(dirfd, im->kind, ik->entry, (void ***)&im->v,
+			    &im->n))
+		return -1;
+	if (im->n > 1)
+		qsort(im->v, im->n, sizeof(*im->v), cmp_entry_id);
+	for (i = 1; i < im->n; i++)
+		if (entry_id(im->v[i - 1]) == entry_id(im->v[i])) {
+			pr_err("Image %s: description %u appears twice\n",
+			       ik->fmt, entry_id(im->v[i]));
+			return -1;
+		}
+	return 0;
+}
+
 /* Every kind's images, once; a kind whose images are absent has no fds. */
 static int kinds_load(int dirfd)
 {
 	static int loaded;
+	const struct fd_kind *k;
 	size_t i;
 
 	if (loaded)
 		return 0;
 	loaded = 1;
-	for (i = 0; i < ARRAY_SIZE(fd_kinds); i++)
-		if (fd_kinds[i]->load && fd_kinds[i]->load(dirfd))
+	for (i = 0; i < ARRAY_SIZE(fd_kinds); i++) {
+		k = fd_kinds[i];
+		if (k->image && fd_image_load(k->image, dirfd))
 			return -1;
+		if (k->load && k->load(dirfd))
+			return -1;
+	}
 	return 0;
+}
+
+static int kind_validate(const struct fd_kind *k, const struct rst_task *t,
+			 const FdinfoEntry *fe)
+{
+	if (k->image && !fd_image_find(k->image, fe->id)) {
+		pr_err("PID %d: fd %u refers to %s %u, which %s does not have\n",
+		       t->pid, fe->fd, k->name, fe->id,
+		       img_kinds[k->image->kind].fmt);
+		return -1;
+	}
+	return k->validate ? k->validate(t, fe) : 0;
 }
 
 int files_validate(int dirfd, struct rst_task *t)
@@ -530,7 +710,7 @@ int files_validate(int dirfd, struct rst_task *t)
 			       fe->fd, fe->type);
 			return -1;
 		}
-		if (kind->validate(t, fe))
+		if (kind_validate(kind, t, fe))
 			return -1;
 	}
 	return 0;
@@ -672,7 +852,7 @@ int files_close_inherited(struct rst_task *t)
 	return 0;
 }
 
-static long fcall(struct rst_task *t, long nr, long a1, long a2, long a3)
+long fcall(struct rst_task *t, long nr, long a1, long a2, long a3)
 {
 	long ret;
 
@@ -683,7 +863,9 @@ static long fcall(struct rst_task *t, long nr, long a1, long a2, long a3)
 
 static const char *desc_name(const FdinfoEntry *fe, char *buf, size_t size)
 {
-	return fd_kind_of(fe->type)->describe(fe->id, buf, size);
+	const struct fd_kind *k = fd_kind_of(fe->type);
+
+	return k->describe ? k->describe(fe->id, buf, size) : k->name;
 }
 
 static const char *reg_describe(uint32_t id, char *buf, size_t size)

@@ -30,6 +30,18 @@ const struct img_kind img_kinds[IMG_NR_KINDS] = {
 			     &pipe_data_entry__descriptor },
 	[IMG_UNIX_SK] = { KIND(13), "unix-sk.img", NULL,
 			  &unix_sk_entry__descriptor },
+	[IMG_EVENTFD] = { KIND(17), "eventfd.img", NULL,
+			  &eventfd_entry__descriptor },
+	[IMG_EPOLL] = { KIND(18), "epoll.img", NULL, &epoll_entry__descriptor },
+	[IMG_SIGNALFD] = { KIND(19), "signalfd.img", NULL,
+			   &signalfd_entry__descriptor },
+	[IMG_TIMERFD] = { KIND(20), "timerfd.img", NULL,
+			  &timerfd_entry__descriptor },
+	[IMG_INOTIFY] = { KIND(21), "inotify.img", NULL,
+			  &inotify_entry__descriptor },
+	[IMG_TTY] = { KIND(22), "tty.img", NULL, &tty_entry__descriptor },
+	[IMG_TTY_INFO] = { KIND(23), "tty-info.img", NULL,
+			   &tty_info_entry__descriptor },
 };
 
 const char *image_name(enum img_kind_id kind, unsigned int id, char *buf,

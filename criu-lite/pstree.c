@@ -28,8 +28,7 @@
 /* a zombie holding a PID is normally reaped within PID 1's ~2 s cycle */
 #define ZOMBIE_WAIT_MS	5000
 
-static const struct dump_task *tree_find(const struct dump_tree *tree,
-					 pid_t pid)
+const struct dump_task *tree_find(const struct dump_tree *tree, pid_t pid)
 {
 	size_t i;
 
@@ -255,6 +254,7 @@ enum rst_step {
 	STEP_SUBREAPER,
 	STEP_REAP,
 	STEP_PREMAP,
+	STEP_CTTY,
 };
 
 struct rst_sync {
@@ -750,6 +750,9 @@ static __attribute__((noreturn)) void node_run(struct rst_tree *tree,
 	node_spawn_children(tree, n, 1);
 	if (n->setsid && setsid() < 0)
 		node_fail(tree, n, STEP_SETSID, 0);
+	/* the members of its session inherit its terminal when they fork */
+	if (n->setsid && n->kind == NODE_LIVE && tty_session_start(n->pid))
+		node_fail(tree, n, STEP_CTTY, 0);
 	node_spawn_children(tree, n, 0);
 	if (!n->setsid && n->pgid == n->pid && setpgid(0, 0))
 		node_fail(tree, n, STEP_SETPGID, n->pid);
@@ -798,6 +801,10 @@ static void report_node_error(const struct rst_sync *s)
 		break;
 	case STEP_PREMAP:
 		pr_perror("PID %d: can't map the memory it shares with its children",
+			  s->err_pid);
+		break;
+	case STEP_CTTY:
+		pr_perror("PID %d: can't take its controlling terminal (TIOCSCTTY)",
 			  s->err_pid);
 		break;
 	default:

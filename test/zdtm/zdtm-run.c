@@ -38,10 +38,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -232,6 +234,28 @@ static void describe_status(int st, char *buf, size_t size)
 }
 
 /*
+ * Shell jobs run in a session on a pty of ours, as under a shell: the
+ * session's leader (a "terminal", which only waits) is below us but not
+ * part of the test. Each holds its session and our master of its pty.
+ */
+#define MAX_TERMINALS 8
+static struct {
+	pid_t pid;
+	int master;
+} terminals[MAX_TERMINALS];
+static int nterminals;
+
+static bool is_terminal(pid_t pid)
+{
+	int i;
+
+	for (i = 0; i < nterminals; i++)
+		if (terminals[i].pid == pid)
+			return true;
+	return false;
+}
+
+/*
  * Every live process below the runner: the tests are process trees, and a
  * tree's orphans come to us (we are a child subreaper), so "below us" is
  * exactly "what is left of the test". Returns how many (at most max).
@@ -254,7 +278,8 @@ static int descendants(pid_t *out, int max, char *states)
 		struct pstat ps;
 		pid_t pid = atoi(de->d_name);
 
-		if (pid <= 1 || pid == me || proc_stat(pid, &ps))
+		if (pid <= 1 || pid == me || is_terminal(pid) ||
+		    proc_stat(pid, &ps))
 			continue;
 		all[n].pid = pid;
 		all[n].ppid = ps.ppid;
@@ -267,7 +292,8 @@ static int descendants(pid_t *out, int max, char *states)
 		int j;
 
 		/* Walk up the parents; a tree is never deeper than this. */
-		for (hops = 0; up > 1 && up != me && hops < 256; hops++) {
+		for (hops = 0; up > 1 && up != me && !is_terminal(up) &&
+			       hops < 256; hops++) {
 			for (j = 0; j < n && all[j].pid != up; j++)
 				;
 			up = j < n ? all[j].ppid : 0;
@@ -432,6 +458,39 @@ static void add_log(struct ctx *c, const char *path)
 		snprintf(c->logs[c->nlogs++], PATH_MAX, "%s", path);
 }
 
+static void remember_sid(struct ctx *c, pid_t pid)
+{
+	if (c->nsids < (int)ARRAY_SIZE(c->sids))
+		c->sids[c->nsids++] = pid;
+}
+
+/* In a child: cwd = dir, stdin IN, stdout+stderr = out, exec argv. */
+static __attribute__((noreturn)) void exec_child(const char *const *argv,
+						 const char *dir,
+						 const char *out,
+						 const char *in_path)
+{
+	int in, fd;
+
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGPIPE, SIG_DFL);
+	if (chdir(dir))
+		_exit(126);
+	in = open(in_path, strcmp(in_path, "/dev/null") ? O_RDWR : O_RDONLY);
+	fd = open(out, O_WRONLY | O_APPEND | O_CREAT, 0644);
+	if (in < 0 || fd < 0)
+		_exit(126);
+	dup2(in, 0);
+	dup2(fd, 1);
+	dup2(fd, 2);
+	syscall(SYS_close_range, 3, ~0U, 0);
+	setenv("ZDTM_DIR", dir, 1);
+	execvp(argv[0], (char *const *)argv);
+	dprintf(2, "zdtm-run: exec %s: %m\n", argv[0]);
+	_exit(127);
+}
+
 /*
  * Fork and exec argv with cwd = dir, stdin /dev/null, stdout+stderr = out
  * (O_WRONLY|O_APPEND|O_CREAT); new session if new_session.
@@ -444,35 +503,99 @@ static pid_t spawn(const char *const *argv, const char *dir, const char *out,
 	if (pid < 0)
 		return -1;
 	if (pid == 0) {
-		int in, fd;
-
-		signal(SIGINT, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGPIPE, SIG_DFL);
 		if (new_session && setsid() < 0)
 			_exit(126);
-		if (chdir(dir))
-			_exit(126);
-		in = open("/dev/null", O_RDONLY);
-		fd = open(out, O_WRONLY | O_APPEND | O_CREAT, 0644);
-		if (in < 0 || fd < 0)
-			_exit(126);
-		dup2(in, 0);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		syscall(SYS_close_range, 3, ~0U, 0);
-		setenv("ZDTM_DIR", dir, 1);
-		execvp(argv[0], (char *const *)argv);
-		dprintf(2, "zdtm-run: exec %s: %m\n", argv[0]);
-		_exit(127);
+		exec_child(argv, dir, out, "/dev/null");
 	}
 	return pid;
 }
 
-static void remember_sid(struct ctx *c, pid_t pid)
+/*
+ * A terminal's session leader, as a shell: the pty SLAVE is its controlling
+ * terminal; it starts one job (argv) in a group of its own in front of it,
+ * through a child that exits at once (the job is orphaned to us, like every
+ * test), reports the job's PID on REPORT, then only waits.
+ */
+static __attribute__((noreturn)) void terminal(const char *slave,
+					       const char *const *argv,
+					       const char *dir, const char *out,
+					       bool tty_in, int report)
 {
-	if (c->nsids < (int)ARRAY_SIZE(c->sids))
-		c->sids[c->nsids++] = pid;
+	pid_t job;
+	int fd;
+
+	if (setsid() < 0 || (fd = open(slave, O_RDWR)) < 0 ||
+	    ioctl(fd, TIOCSCTTY, 0))
+		_exit(126);
+	if (fork() == 0) {
+		job = fork();
+		if (job == 0) {
+			setpgid(0, 0);
+			signal(SIGTTOU, SIG_IGN);
+			tcsetpgrp(fd, getpid());
+			signal(SIGTTOU, SIG_DFL);
+			exec_child(argv, dir, out, tty_in ? slave : "/dev/null");
+		}
+		if (write(report, &job, sizeof(job)) != sizeof(job))
+			_exit(1);
+		_exit(0);
+	}
+	close(report);
+	for (;;)
+		if (wait(NULL) < 0 && errno == ECHILD)
+			pause();
+}
+
+/*
+ * Start argv as a shell with job control would, on a new pty of ours (its
+ * stdin if tty_in): for the tests that are shell jobs (--shell-job). The
+ * terminal lives until the case ends. Returns the job's PID, or -1.
+ */
+static pid_t spawn_job(struct ctx *c, const char *const *argv, const char *out,
+		       bool tty_in)
+{
+	char slave[64];
+	pid_t t, job = -1;
+	int m, p[2];
+
+	if (nterminals == MAX_TERMINALS)
+		return -1;
+	m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (m < 0 || grantpt(m) || unlockpt(m) ||
+	    ptsname_r(m, slave, sizeof(slave)) || pipe2(p, O_CLOEXEC)) {
+		if (m >= 0)
+			close(m);
+		return -1;
+	}
+	t = fork();
+	if (t == 0)
+		terminal(slave, argv, c->dir, out, tty_in, p[1]);
+	close(p[1]);
+	if (t < 0 || read(p[0], &job, sizeof(job)) != sizeof(job))
+		job = -1;
+	close(p[0]);
+	if (t < 0) {
+		close(m);
+		return -1;
+	}
+	terminals[nterminals].pid = t;
+	terminals[nterminals++].master = m;
+	remember_sid(c, t);
+	vlog("%s: terminal %d on %s started %d", c->t->name, t, slave, job);
+	return job;
+}
+
+/* After kill_leftovers(): the terminals are gone, close their masters. */
+static void release_terminals(void)
+{
+	while (nterminals > 0)
+		close(terminals[--nterminals].master);
+}
+
+/* Tests that are jobs of a shell: run on a terminal, with --shell-job. */
+static bool shell_job(const struct ctx *c)
+{
+	return !strcmp(c->t->name, "shell_job");
 }
 
 static int read_cmdline(pid_t pid, char *buf, size_t size)
@@ -660,7 +783,10 @@ static int zdtm_start(struct ctx *c)
 	snprintf(of, sizeof(of), "--outfile=%s", c->outfile);
 	if (access(bin, X_OK))
 		return failf(c, "no test binary %s (make zdtm?)", bin);
-	c->pid = spawn(argv, c->dir, c->outfile, true);
+	if (shell_job(c))
+		c->pid = spawn_job(c, argv, c->outfile, true);
+	else
+		c->pid = spawn(argv, c->dir, c->outfile, true);
 	if (c->pid < 0)
 		return failf(c, "fork: %m");
 	remember_sid(c, c->pid);
@@ -1151,6 +1277,36 @@ static const char *const python_argv[] = {
 	NULL
 };
 
+/*
+ * A selectors (epoll) loop carried by an eventfd and a pipe in turn: each
+ * eventfd wakeup writes the pipe, each pipe wakeup counts and, 100 ms on,
+ * signals the eventfd. A watch or a readiness lost by restore stops it.
+ */
+static const char *const python_epoll_argv[] = {
+	"/usr/bin/python3", "-c",
+	"import os, selectors, time\n"
+	"sel = selectors.EpollSelector()\n"
+	"r, w = os.pipe()\n"
+	"e = os.eventfd(0, os.EFD_NONBLOCK)\n"
+	"sel.register(r, selectors.EVENT_READ, 'pipe')\n"
+	"sel.register(e, selectors.EVENT_READ, 'eventfd')\n"
+	"os.eventfd_write(e, 1)\n"
+	"i = 0\n"
+	"while True:\n"
+	"    for key, ev in sel.select(1.0):\n"
+	"        if key.data == 'eventfd':\n"
+	"            os.eventfd_read(e)\n"
+	"            os.write(w, b'x')\n"
+	"            continue\n"
+	"        os.read(r, 1)\n"
+	"        i += 1\n"
+	"        with open('counter', 'w') as f:\n"
+	"            f.write('%d\\n' % i)\n"
+	"        time.sleep(0.1)\n"
+	"        os.eventfd_write(e, 1)\n",
+	NULL
+};
+
 static const char *const python_threads_argv[] = {
 	"/usr/bin/python3", "-c",
 	"import os, threading, time\n"
@@ -1180,19 +1336,21 @@ static const struct test real_tests[] = {
 	{ "real/bash-fork", &real_counter_ops, bash_fork_argv },
 	{ "real/python", &real_counter_ops, python_argv },
 	{ "real/python-threads", &real_threads_ops, python_threads_argv },
+	{ "real/python-epoll", &real_counter_ops, python_epoll_argv },
 };
 
 /* -------------------------------------------------------- criu-lite */
 
-static int run_criu(struct ctx *c, const char *what, const char *const *args,
-		    const char *log)
+/* PROG ARGS..., its output in DIR/WHAT.out, LOG shown on failure. */
+static int run_prog(struct ctx *c, const char *what, const char *prog,
+		    const char *const *args, const char *log)
 {
 	const char *argv[32];
 	char out[PATH_MAX + 32], desc[128];
 	int i, n = 0, st;
 	pid_t pid;
 
-	argv[n++] = criu;
+	argv[n++] = prog;
 	for (i = 0; args[i] && n < (int)ARRAY_SIZE(argv) - 1; i++)
 		argv[n++] = args[i];
 	argv[n] = NULL;
@@ -1209,20 +1367,39 @@ static int run_criu(struct ctx *c, const char *what, const char *const *args,
 					i ? " " : "", argv[i]);
 		vlog("%s: %s", c->t->name, cmd);
 	}
-	pid = spawn(argv, c->dir, out, false);
+	/* a shell job comes back on another terminal, as a job of its own */
+	if (shell_job(c) && !strncmp(what, "restore", 7))
+		pid = spawn_job(c, argv, out, true);
+	else
+		pid = spawn(argv, c->dir, out, false);
 	if (pid < 0)
 		return failf(c, "fork: %m");
 	if (wait_for(pid, CRIU_TIMEOUT_MS, &st)) {
 		kill(pid, SIGKILL);
 		wait_for(pid, 5000, &st);
-		return failf(c, "%s: criu-lite still running after %d s", what,
-			     CRIU_TIMEOUT_MS / 1000);
+		return failf(c, "%s: %s still running after %d s", what,
+			     basename(prog), CRIU_TIMEOUT_MS / 1000);
 	}
 	if (!WIFEXITED(st) || WEXITSTATUS(st)) {
 		describe_status(st, desc, sizeof(desc));
-		return failf(c, "%s: criu-lite %s", what, desc);
+		return failf(c, "%s: %s %s", what, basename(prog), desc);
 	}
 	return 0;
+}
+
+static int run_criu(struct ctx *c, const char *what, const char *const *args,
+		    const char *log)
+{
+	const char *all[32];
+	int n;
+
+	for (n = 0; args[n] && n < (int)ARRAY_SIZE(all) - 2; n++)
+		all[n] = args[n];
+	/* a shell job is dumped and restored as one */
+	if (shell_job(c))
+		all[n++] = "--shell-job";
+	all[n] = NULL;
+	return run_prog(c, what, criu, all, log);
 }
 
 #define PREDUMPS 3
@@ -1483,6 +1660,50 @@ static int mode_predump(struct ctx *c)
 }
 
 /*
+ * scripts/criu-lite-migrate to "localhost" through a remote shell that runs
+ * the command here (test/migrate-rsh): two pre-dumps while the test runs,
+ * the dump, the images copied to another directory, the restore from there.
+ */
+static int mode_migrate(struct ctx *c)
+{
+	char pid[16], script[PATH_MAX + 32], rsh[PATH_MAX + 32];
+	char local[PATH_MAX + 16], remote[PATH_MAX + 16];
+	char log[PATH_MAX + 16];
+	const char *args[] = { "-t", pid, "--to", "localhost", "--rsh", rsh,
+			       "--criu", criu, "--remote-criu", criu, "-D",
+			       local, "--remote-dir", remote, "-v", NULL };
+
+	/* their check needs the counter at the moment of the dump */
+	if (c->t->ops->after_dump) {
+		snprintf(c->skip, sizeof(c->skip),
+			 "the dump happens inside the script, out of sight");
+		return 0;
+	}
+	if (shell_job(c)) {
+		snprintf(c->skip, sizeof(c->skip),
+			 "a shell job: the script's restore has no terminal to give it");
+		return 0;
+	}
+	if (start(c))
+		return -1;
+	snprintf(pid, sizeof(pid), "%d", c->pid);
+	xsnprintf(script, sizeof(script), "%s/scripts/criu-lite-migrate",
+		  root_dir);
+	xsnprintf(rsh, sizeof(rsh), "%s/test/migrate-rsh", root_dir);
+	xsnprintf(local, sizeof(local), "%s/here", c->dir);
+	xsnprintf(remote, sizeof(remote), "%s/there", c->dir);
+	xsnprintf(log, sizeof(log), "%s/there/restore.log", c->dir);
+	if (run_prog(c, "migrate", script, args, log))
+		return -1;
+	/* the images restored are the copy's */
+	xsnprintf(c->img, sizeof(c->img), "%s/final", remote);
+	forget_reaped(c->pid);
+	if (c->t->ops->check_running(c, true))
+		return -1;
+	return c->t->ops->finish(c);
+}
+
+/*
  * No criu-lite at all: start, ready, SIGTERM, verdict. Proves a test passes
  * on its own, so that a failure in the other modes is the tool's.
  */
@@ -1505,6 +1726,7 @@ static const struct mode modes[] = {
 	{ "twice", mode_twice, true },
 	{ "pidns", mode_pidns, true },
 	{ "predump", mode_predump, false },
+	{ "migrate", mode_migrate, false },
 	{ "none", mode_none, false },
 };
 
@@ -1598,6 +1820,7 @@ static int run_case(const struct test *t, const struct mode *m)
 	if (!ret && interrupted)
 		ret = failf(c, "interrupted");
 	kill_leftovers(c->sids, c->nsids);
+	release_terminals();
 
 	if (!ret && c->skip[0]) {
 		printf("SKIP %s [%s]: %s\n", t->name, m->name, c->skip);

@@ -43,6 +43,10 @@ ZDTM_TESTS := \
 	unix_shutdown \
 	unix_tree \
 	unix_bound \
+	pty_pair \
+	pty_ctty \
+	pty_session \
+	shell_job \
 	static \
 	pstree \
 	threads \
@@ -53,7 +57,13 @@ ZDTM_TESTS := \
 	tree_churn \
 	pidns_nested \
 	cold_pageout \
-	predump_chain
+	predump_chain \
+	eventfd \
+	signalfd \
+	epoll \
+	epoll_shared \
+	timerfd \
+	inotify
 
 ZDTM_STATIC_TESTS := static
 ZDTM_PTHREAD_TESTS := thread_signals threads pidns_nested sc_nanosleep_rem tree_churn

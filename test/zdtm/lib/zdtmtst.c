@@ -26,6 +26,12 @@ static const char *outfile;
 static volatile int sig_received;
 static int pidfile_dirfd = AT_FDCWD;
 static const char *pidfile_base;
+static int msg_fd = -1;		/* test_out_fd(): instead of stdout/stderr */
+
+void test_out_fd(int fd)
+{
+	msg_fd = fd;
+}
 
 static void sigterm_handler(int sig)
 {
@@ -61,7 +67,7 @@ static void vmsg(int fd, const char *prefix, const char *fmt, va_list ap)
 		n = sizeof(buf) - 2;
 	if (n == 0 || buf[n - 1] != '\n')
 		buf[n++] = '\n';
-	write_all(fd, buf, n);
+	write_all(msg_fd >= 0 ? msg_fd : fd, buf, n);
 }
 
 void test_msg(const char *fmt, ...)
@@ -77,7 +83,7 @@ void test_msg(const char *fmt, ...)
 
 void pass(void)
 {
-	write_all(STDOUT_FILENO, "PASS\n", 5);
+	write_all(msg_fd >= 0 ? msg_fd : STDOUT_FILENO, "PASS\n", 5);
 	exit(0);
 }
 
