@@ -185,7 +185,8 @@ static int usk_dump_path(const struct fd_dump_ctx *c,
 		snprintf(path, sizeof(path), "/proc/%d/cwd/%.*s", c->t->pid,
 			 (int)d->name_len, d->name);
 	}
-	if (stat(path, &st) || !S_ISSOCK(st.st_mode) || st.st_ino != d->vfs_ino) {
+	if (stat(path, &st) || !S_ISSOCK(st.st_mode) ||
+	    st.st_ino != d->vfs_ino) {
 		/* a relative one is bound anywhere at restore, then unlinked */
 		free(e->name_dir);
 		e->name_dir = NULL;
@@ -219,7 +220,8 @@ static int usk_dump_opts(const struct fd_dump_ctx *c, int fd, UnixSkOpts *o)
 	}
 	len = sizeof(rt);
 	if (getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &rt, &len) ||
-	    (len = sizeof(st), getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &st, &len))) {
+	    (len = sizeof(st),
+	     getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &st, &len))) {
 		pr_perror("PID %d: fd %d: getsockopt(SO_RCVTIMEO/SO_SNDTIMEO)",
 			  c->t->pid, c->fd);
 		return -1;
@@ -371,7 +373,7 @@ static int usk_dump_queue(const struct fd_dump_ctx *c,
 		goto out_free;
 	}
 	for (;;) {
-		/* a seqpacket socket shut down for reading peeks 0 at its end */
+		/* shut down for reading, a seqpacket socket peeks 0 at the end */
 		if (d->type == SOCK_SEQPACKET && total >= (size_t)inq &&
 		    (d->shutdown & SK_RCV_SHUTDOWN))
 			break;
@@ -503,10 +505,11 @@ static int index_icons(void)
 /* The listener, anywhere in the namespace, whose queue holds INO. */
 static const struct unix_diag_sk *queued_on(uint32_t ino)
 {
-	const struct usk_icon *ic = ud.n_icons ?
-		bsearch(&ino, ud.icons, ud.n_icons, sizeof(*ud.icons), cmp_u32) :
-		NULL;
+	const struct usk_icon *ic;
 
+	if (!ud.n_icons)
+		return NULL;
+	ic = bsearch(&ino, ud.icons, ud.n_icons, sizeof(*ud.icons), cmp_u32);
 	return ic ? ic->listener : NULL;
 }
 
@@ -609,7 +612,7 @@ static struct {
 	size_t n_lst;
 	struct unix_diag_table diag;	/* the sockets at restore */
 	int unlinked;		/* names to unlink again: done */
-	char *tmpdir;		/* where relative names that were unlinked bind */
+	char *tmpdir;		/* relative names unlinked at dump bind here */
 } ru;
 
 static int cmp_ino(const void *a, const void *b)
@@ -803,7 +806,8 @@ static int usk_name_free(const struct rst_task *t, const FdinfoEntry *fe,
 	struct stat st;
 
 	if (!is_path(s->e)) {
-		sk_name_str(s->e->name.data, s->e->name.len, name, sizeof(name));
+		sk_name_str(s->e->name.data, s->e->name.len, name,
+			    sizeof(name));
 		if (!name_live(s->e, NULL))
 			return 0;
 		pr_err("PID %d: fd %u: the abstract name %s is bound by a socket already\n",
@@ -846,7 +850,8 @@ static int usk_validate(const struct rst_task *t, const FdinfoEntry *fe)
 		       t->pid, fe->fd, fe->id);
 		return -1;
 	}
-	if (s->e->has_name && s->e->name.len > sizeof(((struct sockaddr_un *)0)->sun_path)) {
+	if (s->e->has_name &&
+	    s->e->name.len > sizeof(((struct sockaddr_un *)0)->sun_path)) {
 		pr_err("Image unix-sk.img: socket:[%u] has a %zu-byte name\n",
 		       s->e->ino, s->e->name.len);
 		return -1;
@@ -933,8 +938,8 @@ static int usk_bind(struct rst_usk *s, int fd)
 	    usk_tmpdir(s))
 		return -1;
 	usk_path(e, path, sizeof(path));
-	if (is_path(e) && !e->name_unlinked && !lstat(path, &st) && S_ISSOCK(st.st_mode) &&
-	    unlink(path)) {
+	if (is_path(e) && !e->name_unlinked && !lstat(path, &st) &&
+	    S_ISSOCK(st.st_mode) && unlink(path)) {
 		pr_perror("Can't remove the stale socket file %s", path);
 		return -1;
 	}
@@ -1073,13 +1078,16 @@ static int usk_buf(const struct rst_usk *s, int opt, uint32_t want)
 static int usk_opts(const struct rst_usk *s)
 {
 	const UnixSkOpts *o = s->e->opts;
-	struct timeval rt = { o->rcvtimeo_us / 1000000, o->rcvtimeo_us % 1000000 };
-	struct timeval st = { o->sndtimeo_us / 1000000, o->sndtimeo_us % 1000000 };
+	struct timeval rt = { o->rcvtimeo_us / 1000000,
+			      o->rcvtimeo_us % 1000000 };
+	struct timeval st = { o->sndtimeo_us / 1000000,
+			      o->sndtimeo_us % 1000000 };
 	int one = 1;
 
 	if ((o->passcred && setopt(s, SO_PASSCRED, &one, sizeof(one))) ||
 	    (o->passsec && setopt(s, SO_PASSSEC, &one, sizeof(one))) ||
-	    usk_buf(s, SO_RCVBUF, o->rcvbuf) || usk_buf(s, SO_SNDBUF, o->sndbuf))
+	    usk_buf(s, SO_RCVBUF, o->rcvbuf) ||
+	    usk_buf(s, SO_SNDBUF, o->sndbuf))
 		return -1;
 	if (o->peek_off >= 0 &&
 	    setopt(s, SO_PEEK_OFF, &o->peek_off, sizeof(o->peek_off)))

@@ -45,8 +45,8 @@ static void parse_attrs(struct unix_diag_sk *s, struct nlattr **tb)
 	}
 	if (tb[UNIX_DIAG_PEER])
 		s->peer = nla_get_u32(tb[UNIX_DIAG_PEER]);
-	if (tb[UNIX_DIAG_RQLEN] &&
-	    nla_len(tb[UNIX_DIAG_RQLEN]) >= (int)sizeof(struct unix_diag_rqlen)) {
+	if (tb[UNIX_DIAG_RQLEN] && nla_len(tb[UNIX_DIAG_RQLEN]) >=
+				   (int)sizeof(struct unix_diag_rqlen)) {
 		struct unix_diag_rqlen *r = nla_data(tb[UNIX_DIAG_RQLEN]);
 
 		s->rqueue = r->udiag_rqueue;

@@ -13,8 +13,8 @@
 
 struct unix_diag_sk {
 	uint32_t ino;
-	uint8_t type;		/* SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET */
-	uint8_t state;		/* TCP_ESTABLISHED, TCP_CLOSE, TCP_LISTEN */
+	uint8_t type;		/* SOCK_STREAM, _DGRAM, _SEQPACKET */
+	uint8_t state;		/* TCP_ESTABLISHED, _CLOSE, _LISTEN */
 	uint8_t shutdown;	/* sk_shutdown: 1 receive, 2 send */
 	uint32_t peer;		/* the peer's inode, 0: none (or gone) */
 	uint32_t vfs_ino;	/* a path name: the socket file's inode */
