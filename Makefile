@@ -13,8 +13,9 @@ SAN	?=
 
 WARN	:= -Wall -Wextra -Werror -Wno-missing-field-initializers
 CFLAGS	?= -O2 -g
-CFLAGS	+= -std=gnu11 $(WARN) -D_GNU_SOURCE -Ilib -I$(BUILD)/proto -I/usr/include/libnl3 -MMD -MP
-LDLIBS	:= -lprotobuf-c -lz -lcap -lnl-3 -pthread
+CFLAGS	+= -std=gnu11 $(WARN) -D_GNU_SOURCE -Ilib -I$(BUILD)/proto -MMD -MP \
+	   -I/usr/include/libnl3
+LDLIBS	:= -lprotobuf-c -lz -lcap -lnl-idiag-3 -lnl-3 -pthread
 ifneq ($(SAN),)
 CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS	+= -fsanitize=address,undefined

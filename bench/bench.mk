@@ -4,6 +4,7 @@ BENCH_TREE_BIN := build/bench-tree
 BENCH_COLD_BIN := build/bench-cold
 BENCH_PREDUMP_BIN := build/bench-predump
 BENCH_ANONFD_BIN := build/bench-anonfd
+BENCH_FDS_BIN := build/bench-fds
 BENCH_DIR := /dev/shm/criu-lite-bench
 
 $(BENCH_BIN): bench/bench-mem.c bench/bench.h
@@ -26,7 +27,11 @@ $(BENCH_ANONFD_BIN): bench/bench-anonfd.c bench/bench.h
 	@mkdir -p build
 	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $<
 
-bench: bench-mem bench-tree bench-cold bench-predump bench-anonfd
+$(BENCH_FDS_BIN): bench/bench-fds.c bench/bench.h
+	@mkdir -p build
+	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $<
+
+bench: bench-mem bench-tree bench-cold bench-predump bench-anonfd bench-fds
 
 bench-mem: all $(BENCH_BIN)
 	$(BENCH_BIN) criu-lite/criu-lite $(BENCH_DIR) 1024
@@ -48,4 +53,8 @@ bench-predump: all $(BENCH_PREDUMP_BIN)
 bench-anonfd: all $(BENCH_ANONFD_BIN)
 	$(BENCH_ANONFD_BIN) criu-lite/criu-lite $(BENCH_DIR)-anonfd 8000 3
 
-.PHONY: bench bench-mem bench-tree bench-cold bench-predump bench-anonfd
+# 10,000 fds in one process; 50 processes sharing 1,000 pipes
+bench-fds: all $(BENCH_FDS_BIN)
+	$(BENCH_FDS_BIN) criu-lite/criu-lite $(BENCH_DIR)-fds 3
+
+.PHONY: bench bench-mem bench-tree bench-cold bench-predump bench-anonfd bench-fds

@@ -431,6 +431,10 @@ static const struct feature features[] = {
 	  "no LRU/ACTIVE/REFERENCED flags for our pages: only swapped pages are recorded cold" },
 	{ "page_idle", 0, probe_page_idle,
 	  "no idle-page tracking: temperature comes from LRU flags only" },
+	{ "tcp_repair", 0, inet_probe_repair,
+	  "ESTABLISHED TCP connections can't be dumped or restored (needs CAP_NET_ADMIN)" },
+	{ "nft", 0, inet_probe_nft,
+	  "no nftables (nft): ESTABLISHED TCP connections can't be dumped" },
 };
 
 int cr_check(void)

@@ -506,6 +506,25 @@ static int dump_tree(struct image_stage *s, struct dump_tree *tree)
 }
 
 /*
+ * The tree runs while a pre-dump copies its memory: a task that exited
+ * meanwhile has nothing more to give. Its pages so far are dropped; with no
+ * mm image of it here, the next dump takes it in full if it is still there.
+ */
+static int pre_dump_gone(struct image_stage *s, struct dump_task *t)
+{
+	char name[64];
+
+	if (pidref_alive(&t->ref))
+		return 0;
+	pr_info("PID %d exited during the pre-dump: left out of it\n", t->pid);
+	snprintf(name, sizeof(name), PAGES_IMG_FMT, t->mm->pages_id);
+	unlinkat(s->fd, name, 0);
+	image_name(IMG_PAGEMAP, t->mm->pages_id, name, sizeof(name));
+	unlinkat(s->fd, name, 0);
+	return 1;
+}
+
+/*
  * pre-dump: frozen only to take each task's layout, start (or go on with)
  * write tracking and read its pagemap; the pages are copied while the tree
  * runs. The images hold memory only and are no restore point of their own:
@@ -541,10 +560,14 @@ static int pre_dump_tree(struct image_stage *s, struct dump_tree *tree)
 		struct dump_task *t = tree->tasks[i];
 		struct dump_stats ts = {};
 
-		if (t->zombie)
+		if (t->zombie || pre_dump_gone(s, t))
 			continue;
-		if (pages_dump(s->fd, t, &ts) ||
-		    write_one_msg(s->fd, IMG_MM, t->pid, &t->mm->base) ||
+		if (pages_dump(s->fd, t, &ts)) {
+			if (pre_dump_gone(s, t))
+				continue;
+			return -1;
+		}
+		if (write_one_msg(s->fd, IMG_MM, t->pid, &t->mm->base) ||
 		    dump_cancelled())
 			return -1;
 		stats_add(&st, &ts);
@@ -562,7 +585,7 @@ static int dump_run(const char *dir)
 	struct arena arena = {};
 	struct dump_tree tree = { .arena = &arena };
 	struct image_stage stage;
-	int ret = -1;
+	int ret = -1, kill;
 
 	if (stage_open(&stage, dir))
 		return 1;
@@ -574,11 +597,16 @@ static int dump_run(const char *dir)
 		/* cleaned up first: once the tree runs, the dump is over */
 		stage_abort(&stage);
 		track_dump_done(&tree, 0);
+		files_dump_release(0);
 		tree_release(&tree, 0);
+		files_dump_unlock(0);
 		goto out;
 	}
 	track_dump_done(&tree, 1);
-	tree_release(&tree, !opts.leave_running && !opts.pre_dump);
+	kill = !opts.leave_running && !opts.pre_dump;
+	files_dump_release(kill);
+	tree_release(&tree, kill);
+	files_dump_unlock(kill);
 	pr_info("%s the tree of PID %d into %s\n",
 		opts.pre_dump ? "Pre-dumped" : "Dumped", opts.pid, dir);
 	ret = 0;
@@ -638,5 +666,6 @@ int cr_dump(void)
 	if (WIFEXITED(status))
 		return WEXITSTATUS(status);
 	pr_err("The dump worker died of signal %d\n", WTERMSIG(status));
+	inet_dump_abandoned(opts.pid);
 	return 1;
 }

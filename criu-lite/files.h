@@ -60,6 +60,13 @@ struct fd_kind {
 	/* Every fd of the tree seen: what only the whole tree tells. */
 	int (*dump_tree)(const struct dump_tree *tree);	/* optional */
 	int (*dump_finish)(void);			/* optional; also after a failure */
+	/*
+	 * The dump is over (done or failed): the tree is about to be killed
+	 * (KILL) or to run on. Undo what the tree must not see (TCP repair).
+	 */
+	void (*dump_release)(int kill);			/* optional */
+	/* ... and now it is dead or running (lift the traffic block). */
+	void (*dump_unlock)(int kill);			/* optional */
 	/* Restore. The kind's images, read once before any task is made. */
 	int (*load)(int dirfd);				/* optional */
 	int (*validate)(const struct rst_task *t, const FdinfoEntry *fe);
@@ -72,6 +79,8 @@ struct fd_kind {
 	int (*restore_task)(struct rst_task *t);	/* optional */
 	/* Once every task holds its fds: drop criu-lite's extra state. */
 	void (*release)(void);				/* optional */
+	/* Once the restored tree runs. */
+	void (*restored)(void);				/* optional */
 };
 
 extern const struct fd_kind reg_file_kind;
@@ -87,6 +96,7 @@ extern const struct fd_kind inotify_kind;
 int timerfd_probe_set_ticks(void);
 int epoll_probe_kcmp_tfd(void);
 extern const struct fd_kind tty_kind;
+extern const struct fd_kind inet_sk_kind;
 
 /* criu-lite's own copy of the dumped task's fd (pidfd_getfd), or -1. */
 int fd_dump_take(const struct fd_dump_ctx *c);
@@ -98,5 +108,32 @@ int files_load_msgs(int dirfd, enum img_kind_id kind,
 
 /* Does the images directory hold this image? (older dumps lack some) */
 int files_image_exists(int dirfd, enum img_kind_id kind);
+
+/* files-deleted.c: regular files unlinked while open, for the reg kind */
+int deleted_link(const char *link);
+void deleted_dump_start(int dirfd);
+int deleted_dump(const struct fd_dump_ctx *c, RegFileEntry *rf, char *path,
+		 size_t size);
+int deleted_dump_finish(void);
+int deleted_load(int dirfd, RegFileEntry *const *rf, size_t n);
+int deleted_validate(const struct rst_task *t, const FdinfoEntry *fe,
+		     const RegFileEntry *rf);
+int deleted_open(const struct rst_task *t, const FdinfoEntry *fe,
+		 const RegFileEntry *rf, int flags);
+void deleted_release(void);
+
+/*
+ * file-locks.c: flock, POSIX and OFD locks. Dump: every fd whose fdinfo
+ * shows locks (FIRST: the first fd of its description). Restore: a
+ * description's locks once criu-lite opened it, a process's POSIX locks
+ * once it holds its fd table.
+ */
+int file_locks_dump_start(int dirfd);
+int file_locks_dump_fd(const struct fd_dump_ctx *c, int first);
+int file_locks_dump_finish(void);
+int file_locks_load(int dirfd);
+int file_locks_restore_desc(uint32_t id, int fd);
+int file_locks_restore_task(struct rst_task *t);
+void file_locks_release(void);
 
 #endif

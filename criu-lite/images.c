@@ -42,6 +42,14 @@ const struct img_kind img_kinds[IMG_NR_KINDS] = {
 	[IMG_TTY] = { KIND(22), "tty.img", NULL, &tty_entry__descriptor },
 	[IMG_TTY_INFO] = { KIND(23), "tty-info.img", NULL,
 			   &tty_info_entry__descriptor },
+	[IMG_DELETED_FILES] = { KIND(24), "deleted-files.img", NULL,
+				&deleted_file_chunk__descriptor },
+	[IMG_FILE_LOCKS] = { KIND(25), "file-locks.img", NULL,
+			     &file_lock_entry__descriptor },
+	[IMG_INET_SK] = { KIND(15), "inet-sk.img", NULL,
+			  &inet_sk_entry__descriptor },
+	[IMG_TCP_STREAM] = { KIND(16), "tcp-stream.img", NULL,
+			     &tcp_stream_entry__descriptor },
 };
 
 const char *image_name(enum img_kind_id kind, unsigned int id, char *buf,

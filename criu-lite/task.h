@@ -26,6 +26,7 @@ struct dump_task {
 	int subreaper;		/* PR_SET_CHILD_SUBREAPER */
 	int detached;		/* let go already (pre-dump) */
 	struct dump_task *parent;
+	pid_t files_of;		/* shares its parent's fd table: the parent */
 	struct proc_stat stat;
 	struct proc_status status;
 	pid_t *tids;		/* seized threads, the leader first */
@@ -354,6 +355,16 @@ int files_restore(struct rst_task *t, int dirfd);
 /* Syscall NR in restored task T: its result, or -errno. */
 long fcall(struct rst_task *t, long nr, long a1, long a2, long a3);
 void files_release(void);
+/* The restored tree runs. */
+void files_restored(void);
+/* The end of a dump, before and after the tree is killed or let go. */
+void files_dump_release(int kill);
+void files_dump_unlock(int kill);
+/* sockets-inet.c, for check: TCP_REPAIR works; nft adds and deletes tables. */
+int inet_probe_repair(void);
+int inet_probe_nft(void);
+/* sockets-inet.c: the dump worker died before it could clean up. */
+void inet_dump_abandoned(pid_t root);
 
 /* tty.c: in a new session leader, before it forks: its terminal again */
 int tty_session_start(pid_t pid);

@@ -424,6 +424,8 @@ int proc_parse_fdinfo_fp(FILE *f, struct proc_fdinfo *fi)
 			seen |= 2;
 		} else if (!strncmp(line, "mnt_id:", 7)) {
 			fi->mnt_id = atoi(line + 7);
+		} else if (!strncmp(line, "lock:", 5)) {
+			fi->n_locks++;
 		}
 	}
 	if (seen != 3) {
@@ -447,6 +449,61 @@ int proc_parse_fdinfo(pid_t pid, int fd, struct proc_fdinfo *fi)
 	fclose(f);
 	if (ret)
 		pr_err("Can't parse /proc/%d/fdinfo/%d\n", pid, fd);
+	return ret;
+}
+
+int proc_parse_lock_line(const char *line, struct proc_lock *lk)
+{
+	char end[24];
+	unsigned long long ino, start;
+	int n;
+
+	memset(lk, 0, sizeof(*lk));
+	n = sscanf(line, " %*d: %7s %11s %7s %d %x:%x:%llu %llu %23s", lk->kind,
+		   lk->mode, lk->type, &lk->pid, &lk->major, &lk->minor, &ino,
+		   &start, end);
+	if (n != 9)
+		return -1;
+	lk->ino = ino;
+	lk->start = start;
+	if (!strcmp(end, "EOF")) {
+		lk->end = PROC_LOCK_EOF;
+	} else {
+		char *e;
+
+		errno = 0;
+		lk->end = strtoull(end, &e, 10);
+		if (errno || *e)
+			return -1;
+	}
+	return 0;
+}
+
+int proc_parse_fd_locks(pid_t pid, int fd,
+			int (*cb)(const struct proc_lock *lk, void *arg),
+			void *arg)
+{
+	char name[64], line[512];
+	struct proc_lock lk;
+	int ret = 0;
+	FILE *f;
+
+	snprintf(name, sizeof(name), "fdinfo/%d", fd);
+	f = proc_fopen(pid, name);
+	if (!f)
+		return -1;
+	while (!ret && fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "lock:", 5))
+			continue;
+		if (proc_parse_lock_line(line + 5, &lk)) {
+			pr_err("Can't parse /proc/%d/fdinfo/%d: %s", pid, fd,
+			       line);
+			ret = -1;
+			break;
+		}
+		ret = cb(&lk, arg);
+	}
+	fclose(f);
 	return ret;
 }
 

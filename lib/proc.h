@@ -109,6 +109,7 @@ struct proc_fdinfo {
 	uint64_t pos;
 	unsigned int flags;	/* octal in the file */
 	int mnt_id;
+	int n_locks;		/* "lock:" lines: read them with proc_parse_fd_locks */
 };
 int proc_parse_fdinfo_fp(FILE *f, struct proc_fdinfo *fi);
 int proc_parse_fdinfo(pid_t pid, int fd, struct proc_fdinfo *fi);
@@ -173,6 +174,28 @@ int proc_fdinfo_epoll(pid_t pid, int fd, struct proc_epoll_tfd **v);
 int proc_fdinfo_signalfd(pid_t pid, int fd, uint64_t *sigmask);
 int proc_fdinfo_timerfd(pid_t pid, int fd, struct proc_timerfd *t);
 int proc_fdinfo_inotify(pid_t pid, int fd, struct proc_inotify_wd **v);
+
+/*
+ * A "lock:" line of fdinfo (the format of /proc/locks): a lock whose file is
+ * this open file description and whose owner is the description (FLOCK,
+ * OFDLCK) or the reader's fd table (POSIX), or a lease.
+ */
+#define PROC_LOCK_EOF	UINT64_MAX
+struct proc_lock {
+	char kind[8];		/* POSIX, FLOCK, OFDLCK, LEASE, DELEG... */
+	char mode[12];		/* ADVISORY, MANDATORY; a lease: ACTIVE... */
+	char type[8];		/* READ, WRITE, UNLCK */
+	int pid;		/* -1 for OFD locks */
+	unsigned int major, minor;
+	uint64_t ino;
+	uint64_t start, end;	/* inclusive; end PROC_LOCK_EOF: to EOF */
+};
+/* Parse one lock line (without "lock:"); 0, or -1 if it is not one. */
+int proc_parse_lock_line(const char *line, struct proc_lock *lk);
+/* Calls CB for every lock line of /proc/PID/fdinfo/FD. */
+int proc_parse_fd_locks(pid_t pid, int fd,
+			int (*cb)(const struct proc_lock *lk, void *arg),
+			void *arg);
 
 /* Calls CB for every open fd of PID, in increasing order. */
 int proc_for_each_fd(pid_t pid, int (*cb)(pid_t pid, int fd, void *arg),

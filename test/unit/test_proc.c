@@ -1173,6 +1173,59 @@ Test(proc_fdinfo, missing_pos_or_flags)
 	}
 }
 
+Test(proc_fdinfo, lock_lines)
+{
+	struct proc_lock lk;
+	struct proc_fdinfo fi;
+
+	cr_assert_eq(proc_parse_lock_line("\t1: FLOCK  ADVISORY  WRITE 758 fe:00:10952984 0 EOF\n",
+					  &lk), 0);
+	cr_expect_str_eq(lk.kind, "FLOCK");
+	cr_expect_str_eq(lk.mode, "ADVISORY");
+	cr_expect_str_eq(lk.type, "WRITE");
+	cr_expect_eq(lk.pid, 758);
+	cr_expect_eq(lk.major, 0xfe);
+	cr_expect_eq(lk.minor, 0);
+	cr_expect_eq(lk.ino, 10952984);
+	cr_expect_eq(lk.start, 0);
+	cr_expect_eq(lk.end, PROC_LOCK_EOF);
+
+	cr_assert_eq(proc_parse_lock_line("\t2: POSIX  ADVISORY  READ 758 08:1f:12 10 19\n",
+					  &lk), 0);
+	cr_expect_str_eq(lk.kind, "POSIX");
+	cr_expect_str_eq(lk.type, "READ");
+	cr_expect_eq(lk.major, 8);
+	cr_expect_eq(lk.minor, 0x1f);
+	cr_expect_eq(lk.start, 10);
+	cr_expect_eq(lk.end, 19);
+
+	/* an OFD lock has no owner PID */
+	cr_assert_eq(proc_parse_lock_line("\t1: OFDLCK ADVISORY  WRITE -1 fe:00:7 5 5\n",
+					  &lk), 0);
+	cr_expect_str_eq(lk.kind, "OFDLCK");
+	cr_expect_eq(lk.pid, -1);
+
+	cr_expect_eq(proc_parse_lock_line("\t1: LEASE  ACTIVE    READ 1 fe:00:7 0 EOF\n",
+					  &lk), 0);
+	cr_expect_str_eq(lk.kind, "LEASE");
+	cr_expect_str_eq(lk.mode, "ACTIVE");
+
+	/* truncated, a bad end, a waiter line */
+	cr_expect_eq(proc_parse_lock_line("\t1: POSIX  ADVISORY  WRITE 758 fe:00:7 10\n",
+					  &lk), -1);
+	cr_expect_eq(proc_parse_lock_line("\t1: POSIX  ADVISORY  WRITE 758 fe:00:7 10 1x\n",
+					  &lk), -1);
+	cr_expect_eq(proc_parse_lock_line("\t1: -> POSIX  ADVISORY  WRITE 9 fe:00:7 0 EOF\n",
+					  &lk), -1);
+
+	/* fdinfo counts them */
+	cr_assert_eq(parse_fdinfo_text("pos:\t0\nflags:\t02\nmnt_id:\t1\n"
+				       "lock:\t1: POSIX  ADVISORY  WRITE 1 00:01:2 0 EOF\n"
+				       "lock:\t2: POSIX  ADVISORY  READ 1 00:01:2 9 EOF\n",
+				       &fi), 0);
+	cr_expect_eq(fi.n_locks, 2);
+}
+
 Test(proc_fdinfo, this_process)
 {
 	int fd = memfd_create("fdinfo", MFD_CLOEXEC);

@@ -39,13 +39,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "zdtmtst.h"
 
 #ifndef ZDTM_TEST_LIST
 #define ZDTM_TEST_LIST ""
@@ -431,6 +437,10 @@ struct ctx {
 	char skip[512];		/* the test's SKIP line: nothing was checked */
 	char logs[8][PATH_MAX];
 	int nlogs;
+	/* over TCP: the runner's listener and its connection to the test */
+	int peer_l, peer;
+	int port;
+	size_t peer_sent, peer_got;
 };
 
 static int failf(struct ctx *c, const char *fmt, ...)
@@ -821,18 +831,25 @@ static int zdtm_ready(struct ctx *c)
 	return note_identity(c);
 }
 
-static int zdtm_finish(struct ctx *c)
+/* SIGTERM, once the output so far is skipped: the verdict comes after. */
+static int zdtm_sigterm(struct ctx *c)
 {
-	char buf[8192], desc[128], *line, *save = NULL;
 	struct stat st;
-	bool passed = false;
-	ssize_t n;
-	int fd, status;
 
 	c->out_off = stat(c->outfile, &st) ? 0 : st.st_size;
 	vlog("%s: SIGTERM %d", c->t->name, c->pid);
 	if (kill(c->pid, SIGTERM))
 		return failf(c, "kill(%d, SIGTERM): %m", c->pid);
+	return 0;
+}
+
+static int zdtm_verdict(struct ctx *c)
+{
+	char buf[8192], desc[128], *line, *save = NULL;
+	bool passed = false;
+	ssize_t n;
+	int fd, status;
+
 	if (wait_for(tree_child(c), EXIT_TIMEOUT_MS, &status))
 		return failf(c, "%d did not exit %d ms after SIGTERM", c->pid,
 			     EXIT_TIMEOUT_MS);
@@ -868,6 +885,11 @@ static int zdtm_finish(struct ctx *c)
 		return 0;
 	/* Only after the verdict: a failing root may leave its tree behind. */
 	return tree_gone(c, "after the root's verdict");
+}
+
+static int zdtm_finish(struct ctx *c)
+{
+	return zdtm_sigterm(c) || zdtm_verdict(c) ? -1 : 0;
 }
 
 static int zdtm_check_running(struct ctx *c, bool restored)
@@ -931,8 +953,11 @@ static int real_check_sleep(struct ctx *c, bool restored)
 	return check_alive(c, who);
 }
 
-/* Terminated by SIGTERM's default action: it was alive and well. */
-static int real_finish(struct ctx *c)
+/*
+ * Terminated by SIGTERM's default action: it was alive and well. A server
+ * that handles SIGTERM (EXIT_OK) may exit 0 instead.
+ */
+static int real_end(struct ctx *c, bool exit_ok)
 {
 	char desc[128];
 	int st;
@@ -945,11 +970,19 @@ static int real_finish(struct ctx *c)
 	st = root_status(c, st);
 	if (!c->init && tree_gone(c, "after the root's death"))
 		return -1;
+	if (exit_ok && WIFEXITED(st) && !WEXITSTATUS(st))
+		return 0;
 	if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGTERM) {
 		describe_status(st, desc, sizeof(desc));
-		return failf(c, "expected death by SIGTERM, got %s", desc);
+		return failf(c, "expected death by SIGTERM%s, got %s",
+			     exit_ok ? " or exit 0" : "", desc);
 	}
 	return 0;
+}
+
+static int real_finish(struct ctx *c)
+{
+	return real_end(c, false);
 }
 
 /* The counter file's number, or -1 while it is empty or being rewritten. */
@@ -1230,6 +1263,357 @@ static int threads_check(struct ctx *c, bool restored)
 	return 0;
 }
 
+/* ---- over TCP: the runner as the peer of the test */
+
+/* A TCP listener on 127.0.0.1, any port: its fd, its port in *port. */
+static int tcp_listen_any(int *port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sa);
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (l < 0 || bind(l, (struct sockaddr *)&sa, len) || listen(l, 4) ||
+	    getsockname(l, (struct sockaddr *)&sa, &len)) {
+		if (l >= 0)
+			close(l);
+		return -1;
+	}
+	*port = ntohs(sa.sin_port);
+	return l;
+}
+
+/* A connection to 127.0.0.1:port, or -1 (until the server listens). */
+static int tcp_connect_to(int port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_port = htons(port),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (s >= 0 && connect(s, (struct sockaddr *)&sa, sizeof(sa))) {
+		close(s);
+		s = -1;
+	}
+	return s;
+}
+
+/* Close without TIME_WAIT (RST): a restore needs the other end's 4-tuple. */
+static void tcp_abort(int *fd)
+{
+	struct linger lg = { 1, 0 };
+
+	if (*fd < 0)
+		return;
+	setsockopt(*fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(*fd);
+	*fd = -1;
+}
+
+/* Up to size-1 bytes, until want is in them or timeout: 0 if found. */
+static int tcp_read_until(int fd, char *buf, size_t size, const char *want,
+			  int timeout_ms)
+{
+	long long end = now_ms() + timeout_ms;
+	struct pollfd p = { fd, POLLIN, 0 };
+	size_t len = 0;
+	ssize_t n;
+
+	buf[0] = '\0';
+	while (!strstr(buf, want) && len + 1 < size && now_ms() < end) {
+		if (poll(&p, 1, 100) != 1)
+			continue;
+		n = recv(fd, buf + len, size - 1 - len, MSG_DONTWAIT);
+		if (n <= 0)
+			break;
+		len += n;
+		buf[len] = '\0';
+	}
+	return strstr(buf, want) ? 0 : -1;
+}
+
+/* The byte stream of test/zdtm/lib/inet.c: each byte says its offset. */
+#define PEER_TO_TEST	11	/* seeds: what the runner sends */
+#define PEER_FROM_TEST	12	/* ... and what the test sends */
+#define PEER_CHUNK	3000	/* the runner sends before the dump and after */
+#define PEER_EXPECT	9000	/* the test sends: 5,000 before, 4,000 after */
+
+static int peer_send(struct ctx *c, size_t len)
+{
+	uint8_t buf[PEER_CHUNK];
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		buf[i] = pattern_byte(PEER_TO_TEST, c->peer_sent + i);
+	if (send(c->peer, buf, len, MSG_NOSIGNAL) != (ssize_t)len)
+		return failf(c, "runner: can't send %zu bytes to the test: %m",
+			     len);
+	c->peer_sent += len;
+	return 0;
+}
+
+static int peer_expect(struct ctx *c, size_t len)
+{
+	long long end = now_ms() + 20000;
+	struct pollfd p = { c->peer, POLLIN, 0 };
+	uint8_t buf[4096];
+	ssize_t n, i;
+
+	while (len && now_ms() < end) {
+		if (poll(&p, 1, 100) != 1)
+			continue;
+		n = recv(c->peer, buf, len < sizeof(buf) ? len : sizeof(buf),
+			 MSG_DONTWAIT);
+		if (n <= 0)
+			return failf(c, "runner: the connection to the test ended after %zu bytes: %m",
+				     c->peer_got);
+		for (i = 0; i < n; i++)
+			if (buf[i] != pattern_byte(PEER_FROM_TEST, c->peer_got + i))
+				return failf(c, "runner: byte %zu from the test differs",
+					     c->peer_got + i);
+		c->peer_got += n;
+		len -= n;
+	}
+	if (len)
+		return failf(c, "runner: %zu bytes from the test still missing after 20 s",
+			     len);
+	return 0;
+}
+
+/* The test connects to the runner, given the port in ZDTM_PEER_PORT. */
+static int peer_start(struct ctx *c)
+{
+	char port[16];
+	int ret;
+
+	c->peer = -1;
+	c->peer_l = tcp_listen_any(&c->port);
+	if (c->peer_l < 0)
+		return failf(c, "runner: can't listen on 127.0.0.1: %m");
+	snprintf(port, sizeof(port), "%d", c->port);
+	setenv("ZDTM_PEER_PORT", port, 1);
+	ret = zdtm_start(c);
+	unsetenv("ZDTM_PEER_PORT");
+	return ret;
+}
+
+/* Ready, connected, and data from the runner waits in it, unread. */
+static int peer_ready(struct ctx *c)
+{
+	if (zdtm_ready(c))
+		return -1;
+	c->peer = accept4(c->peer_l, NULL, NULL, SOCK_CLOEXEC);
+	close(c->peer_l);
+	if (c->peer < 0)
+		return failf(c, "runner: the test did not connect: %m");
+	if (peer_send(c, PEER_CHUNK))
+		return -1;
+	sleep_ms(100);
+	return 0;
+}
+
+/* The restored test (or the original) gets more while it runs. */
+static int peer_check(struct ctx *c, bool restored)
+{
+	if (check_alive(c, restored ? "restored" : "original"))
+		return -1;
+	return peer_send(c, PEER_CHUNK);
+}
+
+/* After SIGTERM the test reads all, sends more and says PASS. */
+static int peer_finish(struct ctx *c)
+{
+	int ret = zdtm_sigterm(c) || peer_expect(c, PEER_EXPECT) ? -1 : 0;
+
+	tcp_abort(&c->peer);
+	return zdtm_verdict(c) || ret ? -1 : 0;
+}
+
+static const struct test_ops peer_ops = {
+	.start = peer_start,
+	.ready = peer_ready,
+	.check_running = peer_check,
+	.finish = peer_finish,
+};
+
+/*
+ * real/redis: the runner's client SETs a key before the dump and GETs it
+ * after restore on the same connection. A copy restored after the original
+ * went on (leave-running) or after an earlier copy (twice) finds that
+ * connection gone: it is asked on a new one.
+ */
+#define REDIS_SET "SET criu-lite-key hello-from-before-the-dump\r\n"
+#define REDIS_GET "GET criu-lite-key\r\n"
+#define REDIS_VAL "$26\r\nhello-from-before-the-dump\r\n"
+
+/* A free port for a server the runner starts. */
+static int free_port(struct ctx *c)
+{
+	int l = tcp_listen_any(&c->port);
+
+	if (l < 0)
+		return failf(c, "runner: no free port: %m");
+	close(l);
+	return 0;
+}
+
+static int server_wait(struct ctx *c, const char *what)
+{
+	long long end = now_ms() + READY_TIMEOUT_MS;
+	int fd, st;
+
+	while ((fd = tcp_connect_to(c->port)) < 0) {
+		reap_all();
+		if (!take_reaped(c->pid, &st))
+			return failf(c, "%s exited at start (status %#x)", what,
+				     st);
+		if (now_ms() > end || interrupted)
+			return failf(c, "%s does not listen on port %d after %d ms",
+				     what, c->port, READY_TIMEOUT_MS);
+		sleep_ms(20);
+	}
+	return fd;
+}
+
+static int redis_start(struct ctx *c)
+{
+	char port[16];
+	const char *argv[] = { "redis-server", "--port", port, "--bind",
+			       "127.0.0.1", "--save", "", "--appendonly", "no",
+			       "--daemonize", "no", "--dir", c->dir, NULL };
+	pid_t pid;
+
+	if (access("/usr/bin/redis-server", X_OK))
+		return failf(c, "no /usr/bin/redis-server (apt-get install redis-server)");
+	if (free_port(c))
+		return -1;
+	snprintf(port, sizeof(port), "%d", c->port);
+	pid = spawn(argv, c->dir, c->outfile, true);
+	if (pid < 0)
+		return failf(c, "fork: %m");
+	c->pid = pid;
+	remember_sid(c, pid);
+	return 0;
+}
+
+static int redis_ask(struct ctx *c, const char *cmd, const char *want)
+{
+	char buf[512];
+
+	if (send(c->peer, cmd, strlen(cmd), MSG_NOSIGNAL) < 0 ||
+	    tcp_read_until(c->peer, buf, sizeof(buf), want, 10000))
+		return failf(c, "redis: asked %.*s, got \"%s\", not \"%.*s\"",
+			     (int)strlen(cmd) - 2, cmd, buf,
+			     (int)strlen(want) - 2, want);
+	return 0;
+}
+
+static int redis_ready(struct ctx *c)
+{
+	c->peer = server_wait(c, "redis-server");
+	if (c->peer < 0 || redis_ask(c, REDIS_SET, "+OK\r\n"))
+		return -1;
+	wait_sleeping(c, 2000);
+	return note_identity(c);
+}
+
+static int redis_check(struct ctx *c, bool restored)
+{
+	if (check_alive(c, restored ? "restored" : "original"))
+		return -1;
+	if (c->peer < 0) {
+		c->peer = tcp_connect_to(c->port);
+		if (c->peer < 0)
+			return failf(c, "redis: can't connect to port %d: %m",
+				     c->port);
+	}
+	return redis_ask(c, REDIS_GET, REDIS_VAL);
+}
+
+/* redis-server exits 0 on SIGTERM; its client goes first (RST). */
+static int redis_finish(struct ctx *c)
+{
+	tcp_abort(&c->peer);
+	return real_end(c, true);
+}
+
+static const struct test_ops redis_ops = {
+	.start = redis_start,
+	.ready = redis_ready,
+	.check_running = redis_check,
+	.finish = redis_finish,
+};
+
+/* real/http-server: python3 -m http.server serves a file after restore. */
+#define HTTP_FILE "criu-lite.txt"
+#define HTTP_BODY "served by a restored python3 -m http.server\n"
+
+static int http_start(struct ctx *c)
+{
+	char port[16], path[PATH_MAX + 32];
+	const char *argv[] = { "/usr/bin/python3", "-m", "http.server", port,
+			       "--bind", "127.0.0.1", NULL };
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/" HTTP_FILE, c->dir);
+	f = fopen(path, "we");
+	if (!f || fputs(HTTP_BODY, f) < 0 || fclose(f))
+		return failf(c, "can't write %s: %m", path);
+	if (free_port(c))
+		return -1;
+	snprintf(port, sizeof(port), "%d", c->port);
+	c->pid = spawn(argv, c->dir, c->outfile, true);
+	if (c->pid < 0)
+		return failf(c, "fork: %m");
+	remember_sid(c, c->pid);
+	return 0;
+}
+
+static int http_get(struct ctx *c, const char *who)
+{
+	static const char req[] = "GET /" HTTP_FILE " HTTP/1.0\r\n\r\n";
+	char buf[4096];
+	int fd = tcp_connect_to(c->port), ret;
+
+	if (fd < 0)
+		return failf(c, "%s: can't connect to port %d: %m", who,
+			     c->port);
+	ret = send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL) < 0 ||
+	      tcp_read_until(fd, buf, sizeof(buf), HTTP_BODY, 10000);
+	close(fd);
+	if (ret)
+		return failf(c, "%s: GET /" HTTP_FILE " answered \"%.200s\"",
+			     who, buf);
+	return 0;
+}
+
+static int http_ready(struct ctx *c)
+{
+	int fd = server_wait(c, "python3 -m http.server");
+
+	if (fd < 0)
+		return -1;
+	close(fd);
+	if (http_get(c, "before the dump"))
+		return -1;
+	wait_sleeping(c, 2000);
+	return note_identity(c);
+}
+
+static int http_check(struct ctx *c, bool restored)
+{
+	const char *who = restored ? "restored" : "original";
+
+	return check_alive(c, who) || http_get(c, who) ? -1 : 0;
+}
+
+static const struct test_ops http_ops = {
+	.start = http_start,
+	.ready = http_ready,
+	.check_running = http_check,
+	.finish = real_finish,
+};
+
 static const struct test_ops real_sleep_ops = {
 	.start = real_start,
 	.ready = real_exec_ready,
@@ -1337,7 +1721,48 @@ static const struct test real_tests[] = {
 	{ "real/python", &real_counter_ops, python_argv },
 	{ "real/python-threads", &real_threads_ops, python_threads_argv },
 	{ "real/python-epoll", &real_counter_ops, python_epoll_argv },
+	{ "real/redis", &redis_ops, NULL },
+	{ "real/http-server", &http_ops, NULL },
 };
+
+/* zdtm tests the runner takes part in */
+static const struct test zdtm_special[] = {
+	{ "tcp_peer_outside", &peer_ops, NULL },
+};
+
+/*
+ * Modes a test can't go through, and why: the case is a SKIP. Mode pidns
+ * restores next to the original, which still holds its ports, connections
+ * and locks (in the one network namespace, on the one file). A connection whose peer is the
+ * runner goes on with one process only: the original after
+ * --leave-running, the first copy of twice.
+ */
+static const struct mode_skip {
+	const char *test, *mode, *why;
+} mode_skips[] = {
+	{ "tcp_established", "pidns", "the original still holds both ends of its connections" },
+	{ "tcp_listen", "pidns", "the original still listens on its ports" },
+	{ "tcp_peer_outside", "pidns", "the original still holds its connection" },
+	{ "tcp_peer_outside", "leave-running", "the runner's connection went on with the original: a copy restored after it has no peer" },
+	{ "tcp_peer_outside", "twice", "the runner's connection went on with the first copy: a second has no peer" },
+	{ "udp", "pidns", "the original still holds its ports" },
+	{ "unix_bound", "pidns", "the original still holds its socket names (one network and mount namespace)" },
+	{ "real/redis", "pidns", "the original still listens on its port" },
+	{ "real/http-server", "pidns", "the original still listens on its port" },
+	/* that restore fails, naming the lock: test/faults checks it */
+	{ "file_locks", "pidns", "the original keeps the locks its copy would take" },
+};
+
+static const char *mode_skipped(const struct test *t, const char *mode)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(mode_skips); i++)
+		if (!strcmp(mode_skips[i].test, t->name) &&
+		    !strcmp(mode_skips[i].mode, mode))
+			return mode_skips[i].why;
+	return NULL;
+}
 
 /* -------------------------------------------------------- criu-lite */
 
@@ -1778,22 +2203,13 @@ static void rm_rf(const char *path)
 	}
 }
 
-/* unsupported.list: why TEST can't run in MODE, or NULL */
-static const char *mode_skipped(const char *name, const char *mode);
-
 /* 0 passed, 1 failed, 2 skipped */
 static int run_case(const struct test *t, const struct mode *m)
 {
-	const char *why = mode_skipped(t->name, m->name);
-	struct ctx *c;
+	struct ctx *c = calloc(1, sizeof(*c));
 	char slug[128];
 	int ret, i;
 
-	if (why) {
-		printf("SKIP %s [%s]: %s\n", t->name, m->name, why);
-		return 2;
-	}
-	c = calloc(1, sizeof(*c));
 	if (!c) {
 		perror("calloc");
 		exit(2);
@@ -1810,7 +2226,10 @@ static int run_case(const struct test *t, const struct mode *m)
 	xsnprintf(c->pidfile, sizeof(c->pidfile), "%s/%s.pid", c->dir, slug);
 	xsnprintf(c->counter, sizeof(c->counter), "%s/counter", c->dir);
 	add_log(c, c->outfile);
-	if (mkdir(c->dir, 0755)) {
+	if (mode_skipped(t, m->name)) {
+		snprintf(c->skip, sizeof(c->skip), "%s", mode_skipped(t, m->name));
+		ret = 0;
+	} else if (mkdir(c->dir, 0755)) {
 		failf(c, "mkdir %s: %m", c->dir);
 		ret = -1;
 	} else {
@@ -1849,22 +2268,6 @@ static int ntests;
 static char unsupported[MAX_TESTS][64];
 static int nunsupported;
 
-/* "NAME MODE reason": a test that can't run in one mode, skipped there */
-static struct mode_skip {
-	char name[64], mode[32], why[256];
-} mode_skips[MAX_TESTS];
-static int nmode_skips;
-
-static bool is_mode(const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(modes); i++)
-		if (!strcmp(modes[i].name, name))
-			return true;
-	return false;
-}
-
 static void load_unsupported(void)
 {
 	char path[PATH_MAX + 32], line[512];
@@ -1875,23 +2278,10 @@ static void load_unsupported(void)
 	if (!f)
 		return;
 	while (fgets(line, sizeof(line), f) && nunsupported < MAX_TESTS) {
-		char name[64], mode[32];
-		int n, off = 0;
+		char name[64];
 
-		if (line[0] == '#')
+		if (line[0] == '#' || sscanf(line, "%63s", name) != 1)
 			continue;
-		n = sscanf(line, "%63s %31s %n", name, mode, &off);
-		if (n < 1)
-			continue;
-		if (n == 2 && is_mode(mode) && nmode_skips < MAX_TESTS) {
-			struct mode_skip *m = &mode_skips[nmode_skips++];
-
-			snprintf(m->name, sizeof(m->name), "%s", name);
-			snprintf(m->mode, sizeof(m->mode), "%s", mode);
-			snprintf(m->why, sizeof(m->why), "%s", line + off);
-			m->why[strcspn(m->why, "\n")] = '\0';
-			continue;
-		}
 		snprintf(unsupported[nunsupported++], 64, "%s", name);
 	}
 	fclose(f);
@@ -1907,17 +2297,6 @@ static bool is_unsupported(const char *name)
 	return false;
 }
 
-static const char *mode_skipped(const char *name, const char *mode)
-{
-	int i;
-
-	for (i = 0; i < nmode_skips; i++)
-		if (!strcmp(mode_skips[i].name, name) &&
-		    !strcmp(mode_skips[i].mode, mode))
-			return mode_skips[i].why;
-	return NULL;
-}
-
 static void add_all_tests(void)
 {
 	char list[] = ZDTM_TEST_LIST, *tok, *save = NULL;
@@ -1927,6 +2306,9 @@ static void add_all_tests(void)
 	     tok = strtok_r(NULL, " \t", &save)) {
 		snprintf(tests[ntests].name, sizeof(tests[0].name), "%s", tok);
 		tests[ntests].ops = &zdtm_ops;
+		for (i = 0; i < ARRAY_SIZE(zdtm_special); i++)
+			if (!strcmp(zdtm_special[i].name, tok))
+				tests[ntests].ops = zdtm_special[i].ops;
 		ntests++;
 	}
 	for (i = 0; i < ARRAY_SIZE(real_tests) && ntests < MAX_TESTS; i++)

@@ -35,6 +35,10 @@ ZDTM_TESTS := \
 	creds \
 	fds \
 	fds_shared \
+	file_deleted \
+	file_locks \
+	shared_fdtable \
+	fds_many \
 	pipes \
 	fifo \
 	pipeline \
@@ -63,10 +67,16 @@ ZDTM_TESTS := \
 	epoll \
 	epoll_shared \
 	timerfd \
-	inotify
+	inotify \
+	tcp_established \
+	tcp_listen \
+	tcp_peer_outside \
+	udp
 
 ZDTM_STATIC_TESTS := static
 ZDTM_PTHREAD_TESTS := thread_signals threads pidns_nested sc_nanosleep_rem tree_churn
+# TCP and UDP: with lib/inet.c
+ZDTM_INET_TESTS := tcp_established tcp_listen tcp_peer_outside udp
 
 ZDTM_CC ?= $(CC)
 ZDTM_CFLAGS ?= $(filter-out -fsanitize=% -D_GNU_SOURCE -MMD -MP -O0 -O1 -O3 -Os,$(CFLAGS)) \
@@ -75,6 +85,7 @@ ZDTM_LDFLAGS ?= $(filter-out -fsanitize=%,$(LDFLAGS))
 
 ZDTM_BINS := $(addprefix $(ZDTM_SRCDIR)/,$(ZDTM_TESTS))
 ZDTM_LIBOBJ := $(ZDTM_SRCDIR)/lib/zdtmtst.o
+ZDTM_INETOBJ := $(ZDTM_SRCDIR)/lib/inet.o
 ZDTM_RUNNER := $(ZDTM_SRCDIR)/zdtm-run
 
 zdtm: $(ZDTM_BINS) $(ZDTM_RUNNER)
@@ -82,10 +93,14 @@ zdtm: $(ZDTM_BINS) $(ZDTM_RUNNER)
 $(ZDTM_LIBOBJ): $(ZDTM_SRCDIR)/lib/zdtmtst.c $(ZDTM_SRCDIR)/lib/zdtmtst.h
 	$(ZDTM_CC) $(ZDTM_CFLAGS) -c -o $@ $<
 
-$(ZDTM_BINS): %: %.c $(ZDTM_LIBOBJ) $(ZDTM_SRCDIR)/lib/zdtmtst.h
+$(ZDTM_INETOBJ): $(ZDTM_SRCDIR)/lib/inet.c $(ZDTM_SRCDIR)/lib/inet.h $(ZDTM_SRCDIR)/lib/zdtmtst.h
+	$(ZDTM_CC) $(ZDTM_CFLAGS) -c -o $@ $<
+
+$(ZDTM_BINS): %: %.c $(ZDTM_LIBOBJ) $(ZDTM_INETOBJ) $(ZDTM_SRCDIR)/lib/zdtmtst.h
 	$(ZDTM_CC) $(ZDTM_CFLAGS) $(ZDTM_LDFLAGS) \
 		$(if $(filter $(notdir $@),$(ZDTM_STATIC_TESTS)),-static) \
-		-o $@ $< $(ZDTM_LIBOBJ) $(if $(filter $(notdir $@),creds),-lcap) \
+		-o $@ $< $(ZDTM_LIBOBJ) \
+		$(if $(filter $(notdir $@),$(ZDTM_INET_TESTS)),$(ZDTM_INETOBJ)) $(if $(filter $(notdir $@),creds),-lcap) \
 		$(if $(filter $(notdir $@),$(ZDTM_PTHREAD_TESTS)),-pthread)
 
 # zdtm.mk too: the runner has the test list built in.
@@ -94,6 +109,6 @@ $(ZDTM_RUNNER): $(ZDTM_SRCDIR)/zdtm-run.c $(ZDTM_SRCDIR)/zdtm.mk
 		-DZDTM_TEST_LIST='"$(strip $(ZDTM_TESTS))"' -o $@ $<
 
 zdtm-clean:
-	rm -f $(ZDTM_BINS) $(ZDTM_RUNNER) $(ZDTM_LIBOBJ)
+	rm -f $(ZDTM_BINS) $(ZDTM_RUNNER) $(ZDTM_LIBOBJ) $(ZDTM_INETOBJ)
 
 .PHONY: zdtm zdtm-clean

@@ -507,6 +507,10 @@ static void fd_state(struct test_fd *f)
 		strcpy(f->path, "pipe");
 		f->dev = f->ino = 0;
 	}
+	/* so is a file unlinked while open, made again at restore */
+	if (f->path[0] == '/' && len > 10 &&
+	    !strcmp(f->path + len - 10, " (deleted)"))
+		f->dev = f->ino = 0;
 	/* so is a socket: its domain and type stay */
 	if (!strncmp(f->path, "socket:", 7)) {
 		int dom = -1, type = -1;
