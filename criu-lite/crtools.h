@@ -19,6 +19,7 @@
 #include "regfile.pb-c.h"
 #include "shmem.pb-c.h"
 #include "sk-inet.pb-c.h"
+#include "sk-unix.pb-c.h"
 #include "stats.pb-c.h"
 #include "tty.pb-c.h"
 

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <bsd/sys/tree.h>
@@ -116,12 +117,28 @@ static int simple_chrdev(dev_t rdev)
 	return 0;
 }
 
-static const char *fd_kind(mode_t mode, const char *link)
+/* A socket's protocol as sockfs names it (UNIX, NETLINK, TCP...). */
+static const char *socket_kind(pid_t pid, int fd, char *buf, size_t size)
+{
+	char path[64], proto[32];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+	n = getxattr(path, "system.sockprotoname", proto, sizeof(proto) - 1);
+	if (n <= 0)
+		return "socket";
+	proto[n] = '\0';
+	snprintf(buf, size, "%s socket", proto);
+	return buf;
+}
+
+static const char *fd_kind(pid_t pid, int fd, mode_t mode, const char *link,
+			   char *buf, size_t size)
 {
 	if (!strncmp(link, "pipe:", 5))
 		return "pipe";
 	if (!strncmp(link, "socket:", 7))
-		return "socket";
+		return socket_kind(pid, fd, buf, size);
 	if (!strncmp(link, "anon_inode:", 11))
 		return link + 11;
 	if (S_ISCHR(mode))
@@ -139,6 +156,7 @@ static const char *fd_kind(mode_t mode, const char *link)
  */
 static const struct fd_kind *const fd_kinds[] = {
 	&pipe_kind,
+	&unix_sk_kind,
 	&eventfd_kind,
 	&epoll_kind,
 	&signalfd_kind,
@@ -184,13 +202,15 @@ static const struct fd_kind *fd_kind_match(pid_t pid, int fd,
 					   const struct stat *st,
 					   const char *link)
 {
+	char buf[48];
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(fd_kinds); i++)
 		if (kind_match(fd_kinds[i], st, link))
 			return fd_kinds[i];
 	pr_err("PID %d: fd %d is a %s (%s), which criu-lite can't dump yet\n",
-	       pid, fd, fd_kind(st->st_mode, link), link);
+	       pid, fd, fd_kind(pid, fd, st->st_mode, link, buf, sizeof(buf)),
+	       link);
 	return NULL;
 }
 

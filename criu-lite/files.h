@@ -85,6 +85,7 @@ struct fd_kind {
 
 extern const struct fd_kind reg_file_kind;
 extern const struct fd_kind pipe_kind;
+extern const struct fd_kind unix_sk_kind;
 extern const struct fd_kind eventfd_kind;
 extern const struct fd_kind epoll_kind;
 extern const struct fd_kind signalfd_kind;

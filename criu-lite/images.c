@@ -28,6 +28,8 @@ const struct img_kind img_kinds[IMG_NR_KINDS] = {
 	[IMG_PIPES] = { KIND(11), "pipes.img", NULL, &pipe_entry__descriptor },
 	[IMG_PIPES_DATA] = { KIND(12), "pipes-data.img", NULL,
 			     &pipe_data_entry__descriptor },
+	[IMG_UNIX_SK] = { KIND(13), "unix-sk.img", NULL,
+			  &unix_sk_entry__descriptor },
 	[IMG_EVENTFD] = { KIND(17), "eventfd.img", NULL,
 			  &eventfd_entry__descriptor },
 	[IMG_EPOLL] = { KIND(18), "epoll.img", NULL, &epoll_entry__descriptor },

@@ -12,6 +12,7 @@
 #include "image.h"
 #include "log.h"
 #include "proc.h"
+#include "unix-diag.h"
 
 /* weak: should opts move out of main.c, that definition wins */
 __attribute__((weak)) struct opts opts;
@@ -24,4 +25,5 @@ __attribute__((used)) static const void *const unit_link_lib[] = {
 	(const void *)proc_parse_stat,
 	(const void *)ptrace_seize_stop,
 	(const void *)remote_syscall,
+	(const void *)unix_diag_collect,
 };

@@ -1755,6 +1755,7 @@ static const struct mode_skip {
 	{ "tcp_peer_outside", "leave-running", "the runner's connection went on with the original: a copy restored after it has no peer" },
 	{ "tcp_peer_outside", "twice", "the runner's connection went on with the first copy: a second has no peer" },
 	{ "udp", "pidns", "the original still holds its ports" },
+	{ "unix_bound", "pidns", "the original still holds its socket names (one network and mount namespace)" },
 	{ "real/redis", "pidns", "the original still listens on its port" },
 	{ "real/http-server", "pidns", "the original still listens on its port" },
 	/* that restore fails, naming the lock: test/faults checks it */

@@ -42,6 +42,11 @@ ZDTM_TESTS := \
 	pipes \
 	fifo \
 	pipeline \
+	unix_pair \
+	unix_seqpacket \
+	unix_shutdown \
+	unix_tree \
+	unix_bound \
 	pty_pair \
 	pty_ctty \
 	pty_session \

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -510,6 +511,18 @@ static void fd_state(struct test_fd *f)
 	if (f->path[0] == '/' && len > 10 &&
 	    !strcmp(f->path + len - 10, " (deleted)"))
 		f->dev = f->ino = 0;
+	/* so is a socket: its domain and type stay */
+	if (!strncmp(f->path, "socket:", 7)) {
+		int dom = -1, type = -1;
+		socklen_t len = sizeof(int);
+
+		getsockopt(f->fd, SOL_SOCKET, SO_DOMAIN, &dom, &len);
+		len = sizeof(int);
+		getsockopt(f->fd, SOL_SOCKET, SO_TYPE, &type, &len);
+		snprintf(f->path, sizeof(f->path), "socket domain %d type %d",
+			 dom, type);
+		f->dev = f->ino = 0;
+	}
 }
 
 void test_fds_snapshot(struct test_fds *s)
@@ -589,4 +602,77 @@ void test_fds_check(const struct test_fds *before)
 
 	test_fds_snapshot(&now);
 	test_fds_compare(before, &now);
+}
+
+void test_sk_send(int fd, size_t len, uint32_t seed)
+{
+	uint8_t *buf = malloc(len + 1);
+
+	if (!buf)
+		fail("out of memory for %zu bytes", len);
+	fill_pattern(buf, len, seed);
+	if (send(fd, buf, len, MSG_DONTWAIT) != (ssize_t)len)
+		fail("send %zu bytes on fd %d: %m", len, fd);
+	free(buf);
+}
+
+void test_sk_expect(const char *who, int fd, int msg, size_t len, uint32_t seed)
+{
+	uint8_t *buf = malloc(len + 16);
+	size_t got = 0, off;
+	ssize_t n;
+
+	if (!buf)
+		fail("out of memory for %zu bytes", len);
+	do {
+		n = recv(fd, buf + got, len + 16 - got, MSG_DONTWAIT);
+		if (n < 0 || (n == 0 && !msg))
+			break;
+		got += n;
+	} while (!msg && got < len);
+	if (got != len)
+		fail("%s: fd %d: %s %zu bytes, not %zu: %m", who, fd,
+		     msg ? "a message of" : "read", got, len);
+	off = check_pattern(buf, len, seed);
+	if (off != (size_t)-1)
+		fail("%s: fd %d: byte %zu of %zu differs", who, fd, off, len);
+	free(buf);
+}
+
+void test_sk_empty(const char *who, int fd)
+{
+	char c;
+
+	if (recv(fd, &c, 1, MSG_DONTWAIT | MSG_PEEK) != -1 || errno != EAGAIN)
+		fail("%s: fd %d holds more than it should (or is shut down): %m",
+		     who, fd);
+}
+
+void test_sk_ping(const char *who, int a, int b)
+{
+	test_sk_send(a, 5, 77);
+	test_sk_expect(who, b, 1, 5, 77);
+	test_sk_send(b, 6, 78);
+	test_sk_expect(who, a, 1, 6, 78);
+}
+
+int test_sk_opt(int fd, int opt)
+{
+	socklen_t len = sizeof(int);
+	int v;
+
+	if (getsockopt(fd, SOL_SOCKET, opt, &v, &len))
+		fail("getsockopt(%d, %d): %m", fd, opt);
+	return v;
+}
+
+void test_sk_pair_at(int type, int a, int b)
+{
+	int sv[2];
+
+	if (socketpair(AF_UNIX, type, 0, sv) || dup2(sv[0], a) != a ||
+	    dup2(sv[1], b) != b)
+		fail("socketpair at %d/%d: %m", a, b);
+	close(sv[0]);
+	close(sv[1]);
 }

@@ -142,6 +142,20 @@ void test_fds_snapshot(struct test_fds *s);
  */
 void test_fds_check(const struct test_fds *before);
 
+/*
+ * Sockets. Send LEN bytes of SEED's pattern in one send(); expect them on
+ * FD: one message of exactly LEN bytes (MSG), or LEN bytes of a stream;
+ * nothing more queued; a message each way; an int option's value. Each
+ * fails the test naming who and the fd.
+ */
+/* A unix socketpair of TYPE at fds A and B. */
+void test_sk_pair_at(int type, int a, int b);
+void test_sk_send(int fd, size_t len, uint32_t seed);
+void test_sk_expect(const char *who, int fd, int msg, size_t len, uint32_t seed);
+void test_sk_empty(const char *who, int fd);
+void test_sk_ping(const char *who, int a, int b);
+int test_sk_opt(int fd, int opt);
+
 /* Deterministic byte pattern for page filling: depends on seed and offset. */
 static inline uint8_t pattern_byte(uint32_t seed, size_t off)
 {
