@@ -50,6 +50,7 @@ struct opts {
 	uint32_t pidfd_rights;		/* PIDFD_RIGHT_* it gets */
 	int pidfd_rights_set;
 	int pidfd_allow_full;		/* ... or full pidfds, if need be */
+	int lazy_pages;			/* restore: memory filled on demand */
 };
 extern struct opts opts;
 

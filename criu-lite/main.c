@@ -17,7 +17,8 @@ static void usage(FILE *f)
 "  criu-lite dump    -t PID -D DIR [--leave-running] [-j] [-v[N]] [-o LOG]\n"
 "                    [--prev-images-dir PREV --track-mem]\n"
 "  criu-lite pre-dump -t PID -D DIR [--prev-images-dir PREV]\n"
-"  criu-lite restore -D DIR [-d] [-j] [--pidns] [--cold-mark=MODE] [-v[N]] [-o LOG]\n"
+"  criu-lite restore -D DIR [-d] [-j] [--pidns] [--cold-mark=MODE] [--lazy-pages]\n"
+"                    [-v[N]] [-o LOG]\n"
 "                    [--pidfd-store=SOCKET [--pidfd-rights=LIST] [--pidfd-allow-full]]\n"
 "  criu-lite check   [--all] [--feature NAME]\n"
 "  criu-lite show    DIR|FILE [--json]\n"
@@ -36,6 +37,8 @@ static void usage(FILE *f)
 "      --cold-mark=MODE  off, cold, pageout or auto (default): restore: how\n"
 "                        pages cold at dump are marked again; dump: off\n"
 "                        records no temperature\n"
+"      --lazy-pages      restore: private anonymous memory comes in on demand\n"
+"                        (userfaultfd) and in the background: runs at once\n"
 "      --pidfd-store=SOCKET  restore: hand a pidfd per restored process to\n"
 "                        the supervisor listening on unix socket SOCKET\n"
 "                        (@NAME: abstract)\n"
@@ -90,6 +93,7 @@ int main(int argc, char **argv)
 		{ "pidfd-store", required_argument, NULL, 8 },
 		{ "pidfd-rights", required_argument, NULL, 9 },
 		{ "pidfd-allow-full", no_argument, NULL, 10 },
+		{ "lazy-pages", no_argument, NULL, 11 },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -165,6 +169,9 @@ int main(int argc, char **argv)
 		case 10:
 			opts.pidfd_allow_full = 1;
 			break;
+		case 11:
+			opts.lazy_pages = 1;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -187,6 +194,10 @@ int main(int argc, char **argv)
 	if ((opts.pidfd_store || opts.pidfd_rights_set ||
 	     opts.pidfd_allow_full) && strcmp(cmd, "restore")) {
 		pr_err("--pidfd-store, --pidfd-rights and --pidfd-allow-full are for restore\n");
+		return 1;
+	}
+	if (opts.lazy_pages && strcmp(cmd, "restore")) {
+		pr_err("--lazy-pages is for restore\n");
 		return 1;
 	}
 	if ((opts.pidfd_rights_set || opts.pidfd_allow_full) &&

@@ -808,7 +808,9 @@ out_fd:
  * to the mm that creates it, so the task creates it and we take it with
  * pidfd_getfd(). Private file mappings (uffd MISSING mode does not handle
  * them) and anything the kernel refuses go the old way: MADV_POPULATE_WRITE,
- * then preadv() of the image inside the task.
+ * then preadv() of the image inside the task. With --lazy-pages, the runs of
+ * private anonymous VMAs are not copied: the VMA stays registered and the
+ * runs go with the uffd to the lazy-pages daemon (lazy-pages.c).
  */
 struct pages_filler {
 	struct rst_task *t;
@@ -824,6 +826,8 @@ struct pages_filler {
 	uint64_t win_off, win_len;
 	const VmaEntry *vma;		/* the VMA runs are going into */
 	int registered;			/* ... and it is registered with uffd */
+	int vma_lazy;			/* ... and stays so: its runs are lazy */
+	struct lazy_set lazy;		/* --lazy-pages: runs left to the daemon */
 	/* pages in the previous dumps: their pages images, a bounce buffer */
 	int *prev_fd;
 	unsigned char *prev_buf;
@@ -916,44 +920,61 @@ static int fill_queue(struct pages_filler *pf, uint64_t vaddr, uint64_t len,
 	return 0;
 }
 
-/* Create the uffd in the task and take it; on any refusal, fill by preadv. */
-static int uffd_open(struct pages_filler *pf)
+/* No uffd for T (WHY, ERR): fill by preadv, or refuse --lazy-pages. */
+static int uffd_refused(const struct rst_task *t, const char *why, int err)
+{
+	if (opts.lazy_pages) {
+		pr_err("PID %d: %s (%s): no lazy pages without a userfaultfd\n",
+		       t->pid, why, strerror(err));
+		return -1;
+	}
+	pr_debug("PID %d: %s (%s), pages are filled by preadv\n", t->pid, why,
+		 strerror(err));
+	return 0;
+}
+
+static int uffd_api(struct pages_filler *pf)
 {
 	struct uffdio_api api = { .api = UFFD_API,
 				  .features = UFFD_FEATURE_MISSING_SHMEM };
+
+	if (opts.lazy_pages)
+		return lazy_uffd_api(pf->uffd, NULL);
+	return ioctl(pf->uffd, UFFDIO_API, &api);
+}
+
+/* Create the uffd in the task and take it; on any refusal, fill by preadv. */
+static int uffd_open(struct pages_filler *pf)
+{
 	struct rst_task *t = pf->t;
 	long fd;
 
 	/* pidfd comes from CLONE_PIDFD; without it we can't take the uffd */
-	if (t->pidfd < 0) {
-		pr_debug("PID %d: no pidfd, pages are filled by preadv\n", t->pid);
-		return 0;
-	}
-	/* user-mode-only: we never take faults, and it needs no privilege */
-	fd = fill_call(pf, SYS_userfaultfd,
-		       O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY, 0, 0, 0);
+	if (t->pidfd < 0)
+		return uffd_refused(t, "no pidfd", EBADF);
+	/*
+	 * user-mode-only: we never take faults, and it needs no privilege;
+	 * lazy pages take the kernel's faults too (read() into lazy memory)
+	 */
+	fd = fill_call(pf, SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK |
+		       (opts.lazy_pages ? 0 : UFFD_USER_MODE_ONLY), 0, 0, 0);
 	if (fd == -EIO)
 		return -1;
-	if (fd < 0) {
-		pr_debug("PID %d: no userfaultfd (%s), pages are filled by preadv\n",
-			 t->pid, strerror(-fd));
-		return 0;
-	}
+	if (fd < 0)
+		return uffd_refused(t, "no userfaultfd", -fd);
 	pf->uffd = remote_take_fd(&t->remote, t->pidfd, fd);
 	if (pf->uffd == -2) {
 		pf->uffd = -1;
 		return -1;
 	}
-	if (pf->uffd < 0) {
-		pr_debug("PID %d: pidfd_getfd of its userfaultfd: %s, pages are filled by preadv\n",
-			 t->pid, strerror(errno));
-		return 0;
-	}
-	if (ioctl(pf->uffd, UFFDIO_API, &api)) {
-		pr_debug("PID %d: UFFDIO_API: %s, pages are filled by preadv\n",
-			 t->pid, strerror(errno));
+	if (pf->uffd < 0)
+		return uffd_refused(t, "pidfd_getfd of its userfaultfd", errno);
+	if (uffd_api(pf)) {
+		int err = errno;
+
 		close(pf->uffd);
 		pf->uffd = -1;
+		return uffd_refused(t, "UFFDIO_API", err);
 	}
 	return 0;
 }
@@ -972,6 +993,21 @@ static int uffd_unregister(struct pages_filler *pf)
 	return 0;
 }
 
+/*
+ * Only private anonymous runs come here (shared ones: shmem.c). Filled now
+ * all the same: a read-only VMA (made read-only with no page in it, the
+ * kernel would drop its VM_ACCOUNT; it is small anyway), and the one holding
+ * the command line and environment, which others read through /proc: a
+ * remote read of a missing page fails (EFAULT) instead of waiting.
+ */
+static int vma_may_be_lazy(const MmEntry *mm, const VmaEntry *v)
+{
+	if (!(v->prot & PROT_WRITE))
+		return 0;
+	return !(mm->arg_start < v->end && mm->arg_end > v->start) &&
+	       !(mm->env_start < v->end && mm->env_end > v->start);
+}
+
 /* Runs come in address order: register each anonymous VMA while it fills. */
 static int uffd_switch_vma(struct pages_filler *pf, const VmaEntry *v)
 {
@@ -980,8 +1016,10 @@ static int uffd_switch_vma(struct pages_filler *pf, const VmaEntry *v)
 		.mode = UFFDIO_REGISTER_MODE_MISSING,
 	};
 
-	if (pf->registered && uffd_unregister(pf))
+	/* a lazy VMA stays registered: the daemon fills it */
+	if (pf->registered && !pf->vma_lazy && uffd_unregister(pf))
 		return -1;
+	pf->registered = pf->vma_lazy = 0;
 	pf->vma = v;
 	if (pf->uffd < 0)
 		return 0;
@@ -1004,6 +1042,7 @@ static int uffd_switch_vma(struct pages_filler *pf, const VmaEntry *v)
 		return 0;
 	}
 	pf->registered = 1;
+	pf->vma_lazy = opts.lazy_pages && vma_may_be_lazy(pf->t->mm, v);
 	return 0;
 }
 
@@ -1110,6 +1149,8 @@ static int fill_run(struct pages_filler *pf, uint64_t vaddr, uint64_t len,
 
 	if (v != pf->vma && uffd_switch_vma(pf, v))
 		return -1;
+	if (pf->vma_lazy)
+		return lazy_set_add(&pf->lazy, vaddr, len, off);
 	done = uffd_fill(pf, vaddr, len, off);
 	if (done < 0)
 		return -1;
@@ -1156,6 +1197,11 @@ static int fill_from_buf(struct pages_filler *pf, uint64_t vaddr,
 		done = uffd_copy(pf, vaddr, buf, len);
 		if (done < 0)
 			return -1;
+		if ((uint64_t)done < len && pf->vma_lazy) {
+			pr_err("PID %d: UFFDIO_COPY to %#" PRIx64 " in a lazy VMA failed (EINVAL)\n",
+			       pf->t->pid, vaddr + done);
+			return -1;
+		}
 		if ((uint64_t)done < len && uffd_unregister(pf))
 			return -1;
 	}
@@ -1231,12 +1277,18 @@ static int uffd_setup(struct pages_filler *pf)
 	return 0;
 }
 
-static int fill_finish(struct pages_filler *pf)
+static int fill_finish(struct pages_filler *pf, int ok)
 {
 	int ret = 0, i;
 
-	if (pf->registered && uffd_unregister(pf))
+	if (pf->registered && !pf->vma_lazy && uffd_unregister(pf))
 		ret = -1;
+	/* the daemon takes it (and the guard keeps it) */
+	if (ok && !ret && pf->lazy.n) {
+		ret = lazy_task_send(pf->t, pf->uffd, &pf->lazy);
+		pf->uffd = -1;
+	}
+	free(pf->lazy.v);
 	if (pf->uffd >= 0)
 		close(pf->uffd);
 	if (pf->img_fd >= 0)
@@ -1297,7 +1349,7 @@ int pages_restore(struct rst_task *t)
 	if (!ret)
 		ret = fill_flush(&pf);
 	progress_done();
-	if (fill_finish(&pf))
+	if (fill_finish(&pf, !ret))
 		ret = -1;
 	pagemap_close_read(&pr);
 	t->memfill_us += now_us() - t0;

@@ -514,6 +514,9 @@ static int restore_tree(struct rst_tree *tree)
 	/* while every task is stopped: no layout can change under the advice */
 	if (coldmark_restore(tree) || pstree_finish(tree) || detach_all(tree))
 		return -1;
+	/* the tree runs: the daemon may prefetch */
+	if (opts.lazy_pages && lazy_go())
+		return -1;
 	/* every task maps what it uses now: criu-lite's mappings can go */
 	shmem_release(&tree->shm);
 	write_restore_stats(tree, t0, t_fork);
@@ -527,7 +530,7 @@ int cr_restore(void)
 	int dirfd, ret = 1;
 	size_t i;
 
-	if (check_restore_kernel())
+	if (check_restore_kernel() || (opts.lazy_pages && lazy_probe()))
 		return 1;
 	if (!realpath(opts.dir, dir)) {
 		pr_perror("Can't find the images directory %s", opts.dir);
@@ -540,8 +543,12 @@ int cr_restore(void)
 	}
 	if (load_images(&tree, dirfd, dir))
 		goto out;
+	/* before the tree: it serves faults of syscalls injected into it */
+	if (opts.lazy_pages && lazy_start(dirfd))
+		goto out;
 	if (restore_tree(&tree)) {
 		pr_err("Restore of PID %d failed\n", tree.entries[0]->pid);
+		lazy_abort();
 		pstree_kill(&tree);
 		goto out;
 	}
@@ -557,6 +564,17 @@ int cr_restore(void)
 		pr_err("Restore of PID %d: the supervisor did not get every pidfd: killing the tree\n",
 		       tree.entries[0]->pid);
 		pstree_kill(&tree);
+		goto out;
+	}
+	if (opts.lazy_pages && (opts.detach ? lazy_guard_detached(&tree) :
+				lazy_guard_wait(&tree))) {
+		if (opts.detach)
+			pstree_kill(&tree);
+		ret = opts.detach ? 1 : LAZY_LOST_STATUS;
+		/* reap what was killed */
+		if (!opts.detach)
+			wait_child(opts.pidns ? tree.init_pidfd : tree.tasks[0].pidfd,
+				   opts.pidns ? tree.init_pid : tree.tasks[0].pid);
 		goto out;
 	}
 	if (opts.detach)

@@ -375,6 +375,35 @@ int track_task_resolve(struct rst_task *t);
 void track_task_free(struct rst_task *t);
 void track_chain_close(struct img_chain *chain);
 
+/*
+ * lazy-pages.c: restore --lazy-pages. The restorer starts the daemon, hands
+ * it each task's userfaultfd and lazy runs, says go once the tree runs; the
+ * guard then holds the uffds until every page is home, and kills the tree
+ * if the daemon dies first.
+ */
+#define LAZY_LOST_STATUS	3	/* restore's exit status then */
+
+/* NR pages at VADDR come from offset OFF of the task's pages image. */
+struct lazy_run {
+	uint64_t vaddr, nr, off;
+};
+
+struct lazy_set {
+	struct lazy_run *v;
+	size_t n, cap;
+};
+
+int lazy_uffd_api(int fd, uint64_t *features);
+int lazy_probe(void);
+int lazy_start(int dirfd);
+int lazy_set_add(struct lazy_set *s, uint64_t vaddr, uint64_t len,
+		 uint64_t off);
+int lazy_task_send(struct rst_task *t, int uffd, struct lazy_set *s);
+int lazy_go(void);
+void lazy_abort(void);
+int lazy_guard_detached(struct rst_tree *tree);
+int lazy_guard_wait(struct rst_tree *tree);
+
 /* stats.c */
 void progress(const char *what, uint64_t done, uint64_t total, uint64_t start_us);
 void progress_done(void);

@@ -3,7 +3,7 @@
  * zdtm-run: puts zdtm tests and real programs through criu-lite.
  *
  *   zdtm-run [--criu PATH]
- *            [--mode plain|leave-running|twice|pidns|predump|none|all]
+ *            [--mode plain|leave-running|twice|pidns|predump|lazy|none|all]
  *            [--keep] [--verbose] [--list] [TEST...]
  *
  * Per test and mode: start the test (setsid, stdin /dev/null, stdout+stderr
@@ -21,6 +21,8 @@
  * Mode predump pre-dumps the running test three times, each on the one
  * before (--prev-images-dir), letting it run (and write) in between, then
  * dumps it with --prev-images-dir --track-mem on the last, and restores that.
+ * Mode lazy is plain with restore --lazy-pages: the test runs while its
+ * private memory still comes in from the lazy-pages daemon.
  * One line per (test, mode): "PASS name [mode]", "FAIL name [mode]: why" or
  * "SKIP name [mode]: why" (the test printed "SKIP: why" instead of PASS: it
  * could not set up what it checks), and last "N passed, N failed, N skipped".
@@ -1327,8 +1329,10 @@ static int restore(struct ctx *c)
 {
 	char log[PATH_MAX + 16], what[32];
 	bool pidns = !strcmp(c->mode, "pidns");
+	bool lazy = !strcmp(c->mode, "lazy");
 	const char *args[] = { "restore", "-D", c->img, "-d", "-v4", "-o", log,
-			       pidns ? "--pidns" : NULL, NULL };
+			       pidns ? "--pidns" : lazy ? "--lazy-pages" : NULL,
+			       NULL };
 
 	c->nrestores++;
 	snprintf(what, sizeof(what), c->nrestores > 1 ? "restore%d" : "restore",
@@ -1505,6 +1509,7 @@ static const struct mode modes[] = {
 	{ "twice", mode_twice, true },
 	{ "pidns", mode_pidns, true },
 	{ "predump", mode_predump, false },
+	{ "lazy", mode_plain, false },
 	{ "none", mode_none, false },
 };
 
