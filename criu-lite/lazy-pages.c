@@ -645,6 +645,10 @@ err:
 
 static int event(struct daemon *d, struct lazy_mm *mm, const struct uffd_msg *m)
 {
+	if (m->event != UFFD_EVENT_PAGEFAULT)
+		pr_debug("lazy-pages: PID %d%s: event %#x, %" PRIu64 " pages left\n",
+			 mm->pid, mm->forked ? " (a child of)" : "", m->event,
+			 mm->left);
 	switch (m->event) {
 	case UFFD_EVENT_PAGEFAULT:
 		return fault(d, mm, m->arg.pagefault.address);

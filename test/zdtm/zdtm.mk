@@ -48,10 +48,13 @@ ZDTM_TESTS := \
 	tree_churn \
 	pidns_nested \
 	cold_pageout \
-	predump_chain
+	predump_chain \
+	lazy_fast \
+	lazy_slow
 
 ZDTM_STATIC_TESTS := static
-ZDTM_PTHREAD_TESTS := thread_signals threads pidns_nested sc_nanosleep_rem tree_churn
+ZDTM_PTHREAD_TESTS := thread_signals threads pidns_nested sc_nanosleep_rem tree_churn \
+	lazy_fast lazy_slow
 
 ZDTM_CC ?= $(CC)
 ZDTM_CFLAGS ?= $(filter-out -fsanitize=% -D_GNU_SOURCE -MMD -MP -O0 -O1 -O3 -Os,$(CFLAGS)) \
@@ -72,6 +75,8 @@ $(ZDTM_BINS): %: %.c $(ZDTM_LIBOBJ) $(ZDTM_SRCDIR)/lib/zdtmtst.h
 		$(if $(filter $(notdir $@),$(ZDTM_STATIC_TESTS)),-static) \
 		-o $@ $< $(ZDTM_LIBOBJ) $(if $(filter $(notdir $@),creds),-lcap) \
 		$(if $(filter $(notdir $@),$(ZDTM_PTHREAD_TESTS)),-pthread)
+
+$(ZDTM_SRCDIR)/lazy_slow: $(ZDTM_SRCDIR)/lazy_fast.c
 
 # zdtm.mk too: the runner has the test list built in.
 $(ZDTM_RUNNER): $(ZDTM_SRCDIR)/zdtm-run.c $(ZDTM_SRCDIR)/zdtm.mk
