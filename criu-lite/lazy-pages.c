@@ -11,7 +11,12 @@
  * faults from then on (injected syscalls may touch lazy memory), and starts
  * prefetching once restore says the tree runs. The guard -- restore itself,
  * or with -d a process it leaves behind -- holds a copy of every userfaultfd
- * and the tree's pidfds until the daemon reports every page home.
+ * and the tree's pidfds until the daemon reports every page home. It takes
+ * its copies back from the daemon only once every task is rebuilt and
+ * stopped: before, a daemon that died would leave restore waiting forever
+ * for an injected syscall blocked on a fault; with the daemon alone holding
+ * them, such a fault gets zeros instead, in a task restore then kills
+ * (it finds the daemon gone) before it runs a single instruction.
  *
  * Why a guard: when the last reference to a userfaultfd goes, the kernel
  * unregisters its ranges and wakes the faulting threads, which then get
@@ -51,6 +56,9 @@
 
 enum lazy_msg_type {
 	LAZY_TASK = 1,	/* restorer -> daemon: a uffd, then N runs */
+	LAZY_HOLD,	/* restorer -> daemon: the guard's copies, please */
+	LAZY_UFFD,	/* daemon -> guard: a copy of one uffd */
+	LAZY_HELD,	/* daemon -> guard: that was all */
 	LAZY_GO,	/* restorer -> daemon: the tree runs, prefetch */
 	LAZY_FORK,	/* daemon -> guard: a forked child's uffd */
 	LAZY_DONE,	/* daemon -> guard: every page is home */
@@ -741,6 +749,22 @@ static uint64_t pages_left(const struct daemon *d)
 	return n;
 }
 
+/* LAZY_HOLD: a copy of every uffd to the guard. */
+static int send_copies(struct daemon *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->n_mms; i++)
+		if (send_msg(d->sock, &(struct lazy_msg){ .type = LAZY_UFFD,
+				.pid = d->mms[i]->pid }, d->mms[i]->uffd))
+			goto err;
+	if (!send_msg(d->sock, &(struct lazy_msg){ .type = LAZY_HELD }, -1))
+		return 0;
+err:
+	pr_perror("lazy-pages: can't hand the userfaultfds to the guard");
+	return -1;
+}
+
 /* The restorer's messages: 0 go on, 1 it is gone (aborted), -1. */
 static int from_restorer(struct daemon *d)
 {
@@ -753,6 +777,8 @@ static int from_restorer(struct daemon *d)
 		d->go = 1;
 		return 0;
 	}
+	if (m.type == LAZY_HOLD)
+		return send_copies(d);
 	if (m.type == LAZY_TASK)
 		return daemon_task(d, &m, fd);
 	pr_err("lazy-pages: unexpected message %u from restore\n", m.type);
@@ -921,7 +947,7 @@ static int keep_uffd(int uffd)
 	return 0;
 }
 
-/* T's runs and UFFD (ours now: the guard's copy) to the daemon. */
+/* T's runs and UFFD (ours: closed) to the daemon. */
 int lazy_task_send(struct rst_task *t, int uffd, struct lazy_set *s)
 {
 	struct lazy_msg m = { .type = LAZY_TASK, .pid = t->pid,
@@ -938,10 +964,7 @@ int lazy_task_send(struct rst_task *t, int uffd, struct lazy_set *s)
 			  t->pid);
 	free(s->v);
 	*s = (struct lazy_set){};
-	if (keep_uffd(uffd)) {
-		close(uffd);
-		return -1;
-	}
+	close(uffd);
 	pr_debug("PID %d: %zu runs left to the lazy-pages daemon\n", t->pid, i);
 	return ret ? -1 : 0;
 }
@@ -955,6 +978,29 @@ static void close_uffds(void)
 	free(lz.uffds);
 	lz.uffds = NULL;
 	lz.n_uffds = 0;
+}
+
+/* Every task rebuilt and stopped: the guard takes its copies. */
+int lazy_hold(void)
+{
+	struct lazy_msg m;
+	int fd;
+
+	if (send_msg(lz.sock, &(struct lazy_msg){ .type = LAZY_HOLD }, -1))
+		goto gone;
+	while (recv_msg(lz.sock, &m, &fd) == 1) {
+		if (m.type == LAZY_HELD)
+			return 0;
+		if (m.type != LAZY_UFFD || fd < 0 || keep_uffd(fd)) {
+			if (fd >= 0)
+				close(fd);
+			break;
+		}
+	}
+gone:
+	pr_err("The lazy-pages daemon (PID %d) is gone during the restore\n",
+	       lz.daemon);
+	return -1;
 }
 
 int lazy_go(void)

@@ -512,7 +512,8 @@ static int restore_tree(struct rst_tree *tree)
 	/* every task holds its fds: a pipe's other end is theirs alone now */
 	files_release();
 	/* while every task is stopped: no layout can change under the advice */
-	if (coldmark_restore(tree) || pstree_finish(tree) || detach_all(tree))
+	if (coldmark_restore(tree) || pstree_finish(tree) ||
+	    (opts.lazy_pages && lazy_hold()) || detach_all(tree))
 		return -1;
 	/* the tree runs: the daemon may prefetch */
 	if (opts.lazy_pages && lazy_go())

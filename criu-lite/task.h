@@ -399,6 +399,7 @@ int lazy_start(int dirfd);
 int lazy_set_add(struct lazy_set *s, uint64_t vaddr, uint64_t len,
 		 uint64_t off);
 int lazy_task_send(struct rst_task *t, int uffd, struct lazy_set *s);
+int lazy_hold(void);
 int lazy_go(void);
 void lazy_abort(void);
 int lazy_guard_detached(struct rst_tree *tree);
