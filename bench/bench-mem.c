@@ -28,46 +28,6 @@
 #define MADV_POPULATE_WRITE 23
 #endif
 
-static void fill(char *p, size_t len, unsigned int seed)
-{
-	size_t i;
-
-	for (i = 0; i < len; i += 4096)
-		memset(p + i, (int)(seed + i / 4096), 4096);
-}
-
-/* the process that gets dumped: writes its memory, then sleeps */
-static pid_t start_target(size_t len, int ready_fd)
-{
-	pid_t pid = fork();
-	char *p;
-
-	if (pid)
-		return pid;
-	setsid();
-	/* only what criu-lite can dump: /dev/null on 0-2, nothing else */
-	{
-		int nul = open("/dev/null", O_RDWR), fd;
-
-		for (fd = 0; fd < 3; fd++)
-			dup2(nul, fd);
-		for (fd = 3; fd < 1024; fd++)
-			if (fd != ready_fd)
-				close(fd);
-	}
-	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-		 -1, 0);
-	if (p == MAP_FAILED)
-		_exit(1);
-	fill(p, len, 7);
-	if (write(ready_fd, "r", 1) != 1)
-		_exit(1);
-	close(ready_fd);
-	close(3);
-	for (;;)
-		pause();
-}
-
 static double ref_write(const char *path, size_t len)
 {
 	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
@@ -78,7 +38,7 @@ static double ref_write(const char *path, size_t len)
 
 	if (p == MAP_FAILED)
 		die("mmap");
-	fill(p, len, 3);
+	bench_fill(p, len, 3);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	if (fd < 0)
 		die(path);
@@ -133,9 +93,8 @@ int main(int argc, char **argv)
 	char imgdir[4096], ref[4200], pidbuf[16];
 	double w, r_read, r_all, t_dump, t_rst;
 	long dump_rss, rst_rss;
-	int pfd[2], status;
+	int status;
 	pid_t pid;
-	char c;
 
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	snprintf(imgdir, sizeof(imgdir), "%s/img", dir);
@@ -144,13 +103,7 @@ int main(int argc, char **argv)
 	mkdir(imgdir, 0700);
 	clear_dir(imgdir);
 
-	if (pipe(pfd))
-		die("pipe");
-	pid = start_target(len, pfd[1]);
-	close(pfd[1]);
-	if (read(pfd[0], &c, 1) != 1)
-		die("target did not start");
-	close(pfd[0]);
+	pid = target_start(anon_target, len);
 	snprintf(pidbuf, sizeof(pidbuf), "%d", pid);
 
 	{

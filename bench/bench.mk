@@ -3,6 +3,7 @@ BENCH_BIN := build/bench-mem
 BENCH_TREE_BIN := build/bench-tree
 BENCH_COLD_BIN := build/bench-cold
 BENCH_PREDUMP_BIN := build/bench-predump
+BENCH_LAZY_BIN := build/bench-lazy
 BENCH_DIR := /dev/shm/criu-lite-bench
 
 $(BENCH_BIN): bench/bench-mem.c bench/bench.h
@@ -21,7 +22,11 @@ $(BENCH_PREDUMP_BIN): bench/bench-predump.c bench/bench.h
 	@mkdir -p build
 	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $<
 
-bench: bench-mem bench-tree bench-cold bench-predump
+$(BENCH_LAZY_BIN): bench/bench-lazy.c bench/bench.h
+	@mkdir -p build
+	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $<
+
+bench: bench-mem bench-tree bench-cold bench-predump bench-lazy
 
 bench-mem: all $(BENCH_BIN)
 	$(BENCH_BIN) criu-lite/criu-lite $(BENCH_DIR) 1024
@@ -38,4 +43,8 @@ bench-cold: all $(BENCH_COLD_BIN)
 bench-predump: all $(BENCH_PREDUMP_BIN)
 	$(BENCH_PREDUMP_BIN) criu-lite/criu-lite $(BENCH_DIR)-predump 1024 16
 
-.PHONY: bench bench-mem bench-tree bench-cold bench-predump
+# 1 GiB: restore --lazy-pages against the eager restore, 3 rounds each
+bench-lazy: all $(BENCH_LAZY_BIN)
+	$(BENCH_LAZY_BIN) criu-lite/criu-lite $(BENCH_DIR)-lazy 1024 3
+
+.PHONY: bench bench-mem bench-tree bench-cold bench-predump bench-lazy

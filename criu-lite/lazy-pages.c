@@ -64,12 +64,14 @@ enum lazy_msg_type {
 	LAZY_DONE,	/* daemon -> guard: every page is home */
 };
 
+/* LAZY_TASK: N runs follow, then N_CRC checksums of CRC_BLOCK bytes each */
 struct lazy_msg {
 	uint32_t type;
 	int32_t pid;
 	uint32_t pages_id;
-	uint32_t pad;
+	uint32_t crc_block;
 	uint64_t n;
+	uint64_t n_crc;
 };
 
 /* The restorer's and the guard's side. */
@@ -215,8 +217,11 @@ static int write_full(int fd, const void *buf, size_t len)
 /* A pages image, mapped whole: the source of every copy. */
 struct lazy_img {
 	int refs;
+	int fd;
+	char name[64];
 	const unsigned char *map;
 	size_t len;
+	struct pages_crc crc;	/* a block is checked before its first copy */
 };
 
 /* A run as the daemon keeps it: BASE is its first page's bit. */
@@ -314,29 +319,29 @@ static struct lazy_img *img_map(int dirfd, unsigned int id)
 {
 	struct lazy_img *img = calloc(1, sizeof(*img));
 	struct stat st;
-	char name[64];
 	void *p;
-	int fd;
 
-	snprintf(name, sizeof(name), PAGES_IMG_FMT, id);
-	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
-	if (!img || fd < 0 || fstat(fd, &st)) {
-		pr_perror("lazy-pages: can't open image %s", name);
+	if (!img)
+		return NULL;
+	snprintf(img->name, sizeof(img->name), PAGES_IMG_FMT, id);
+	img->fd = openat(dirfd, img->name, O_RDONLY | O_CLOEXEC);
+	if (img->fd < 0 || fstat(img->fd, &st)) {
+		pr_perror("lazy-pages: can't open image %s", img->name);
 		goto err;
 	}
-	p = mmap(NULL, st.st_size ? st.st_size : 1, PROT_READ, MAP_SHARED, fd, 0);
+	p = mmap(NULL, st.st_size ? st.st_size : 1, PROT_READ, MAP_SHARED,
+		 img->fd, 0);
 	if (p == MAP_FAILED) {
-		pr_perror("lazy-pages: can't map image %s", name);
+		pr_perror("lazy-pages: can't map image %s", img->name);
 		goto err;
 	}
-	close(fd);
 	img->map = p;
 	img->len = st.st_size;
 	img->refs = 1;
 	return img;
 err:
-	if (fd >= 0)
-		close(fd);
+	if (img->fd >= 0)
+		close(img->fd);
 	free(img);
 	return NULL;
 }
@@ -346,7 +351,27 @@ static void img_put(struct lazy_img *img)
 	if (--img->refs)
 		return;
 	munmap((void *)img->map, img->len ? img->len : 1);
+	close(img->fd);
+	pages_crc_free(&img->crc);
 	free(img);
+}
+
+/* The checksums that follow the runs of a LAZY_TASK message. */
+static int img_read_crcs(struct lazy_img *img, int sock,
+			 const struct lazy_msg *m)
+{
+	PagemapHead head = PAGEMAP_HEAD__INIT;
+	uint32_t *crcs = malloc((m->n_crc ? m->n_crc : 1) * sizeof(*crcs));
+	int ret = -1;
+
+	if (crcs && !read_full(sock, crcs, m->n_crc * sizeof(*crcs))) {
+		head.crc_block = m->crc_block;
+		head.n_crc32c = m->n_crc;
+		head.crc32c = crcs;
+		ret = pages_crc_init(&img->crc, &head, img->len);
+	}
+	free(crcs);
+	return ret;
 }
 
 static void mm_free(struct lazy_mm *mm)
@@ -403,7 +428,8 @@ static int daemon_task(struct daemon *d, const struct lazy_msg *m, int uffd)
 	in = malloc((m->n ? m->n : 1) * sizeof(*in));
 	mm->runs = malloc((m->n ? m->n : 1) * sizeof(*mm->runs));
 	if (!mm->img || !in || !mm->runs ||
-	    read_full(d->sock, in, m->n * sizeof(*in)))
+	    read_full(d->sock, in, m->n * sizeof(*in)) ||
+	    img_read_crcs(mm->img, d->sock, m))
 		goto err;
 	for (i = 0; i < m->n; i++) {
 		if (in[i].off + in[i].nr * page > mm->img->len) {
@@ -444,6 +470,10 @@ static int copy_pages(struct daemon *d, struct lazy_mm *mm, struct dmn_run *r,
 		.len = n * page,
 	};
 
+	/* corrupted: the task must not run on with it (the guard kills it) */
+	if (pages_crc_check(&mm->img->crc, mm->img->fd, mm->img->name,
+			    r->off + i * page, n * page))
+		return -1;
 	if (!ioctl(mm->uffd, UFFDIO_COPY, &c)) {
 		mark_home(mm, r, i, n);
 		d->fetched += n;
@@ -948,17 +978,20 @@ static int keep_uffd(int uffd)
 }
 
 /* T's runs and UFFD (ours: closed) to the daemon. */
-int lazy_task_send(struct rst_task *t, int uffd, struct lazy_set *s)
+int lazy_task_send(struct rst_task *t, int uffd, struct lazy_set *s,
+		   const struct pages_crc *crc)
 {
 	struct lazy_msg m = { .type = LAZY_TASK, .pid = t->pid,
-			      .pages_id = t->mm->pages_id, .n = s->n };
+			      .pages_id = t->mm->pages_id, .n = s->n,
+			      .crc_block = crc->block, .n_crc = crc->n };
 	size_t i;
 	int ret;
 
 	for (i = 0; i < s->n; i++)
 		lz.pages += s->v[i].nr;
 	ret = send_msg(lz.sock, &m, uffd) ||
-	      write_full(lz.sock, s->v, s->n * sizeof(*s->v));
+	      write_full(lz.sock, s->v, s->n * sizeof(*s->v)) ||
+	      write_full(lz.sock, crc->crcs, crc->n * sizeof(*crc->crcs));
 	if (ret)
 		pr_perror("PID %d: can't hand its memory to the lazy-pages daemon",
 			  t->pid);

@@ -729,8 +729,12 @@ int pages_validate(int dirfd, const MmEntry *mm)
 		       name, (long long)st.st_size, total, total * page);
 		goto out;
 	}
-	ret = pages_file_verify(dirfd, name, pr.head->crc_block,
-				pr.head->crc32c, pr.head->n_crc32c);
+	/* lazy: each block is checked before the first copy from it */
+	if (!opts.lazy_pages)
+		ret = pages_file_verify(dirfd, name, pr.head->crc_block,
+					pr.head->crc32c, pr.head->n_crc32c);
+	else
+		ret = 0;
 out:
 	pagemap_close_read(&pr);
 	return ret ? -1 : 0;
@@ -753,6 +757,61 @@ static int verify_chunk(const char *name, const unsigned char *buf, size_t len,
 		return -1;
 	}
 	return 0;
+}
+
+int pages_crc_init(struct pages_crc *c, const PagemapHead *head,
+		   uint64_t size)
+{
+	*c = (struct pages_crc){ .block = head->crc_block, .n = head->n_crc32c,
+				 .size = size };
+	if (!c->n)
+		return 0;
+	c->crcs = malloc(c->n * sizeof(*c->crcs));
+	c->ok = calloc(c->n, 1);
+	c->buf = malloc(c->block);
+	if (!c->crcs || !c->ok || !c->buf) {
+		pages_crc_free(c);
+		pr_err("Out of memory for the checksums of a pages image\n");
+		return -1;
+	}
+	memcpy(c->crcs, head->crc32c, c->n * sizeof(*c->crcs));
+	return 0;
+}
+
+int pages_crc_check(struct pages_crc *c, int fd, const char *name,
+		    uint64_t off, uint64_t len)
+{
+	uint64_t b, last;
+
+	if (!c->n || !len)
+		return 0;
+	last = (off + len - 1) / c->block;
+	for (b = off / c->block; b <= last && b < c->n; b++) {
+		uint64_t at = b * c->block;
+		size_t blen = c->size - at < c->block ? c->size - at : c->block;
+
+		if (c->ok[b])
+			continue;
+		if (pread(fd, c->buf, blen, at) != (ssize_t)blen) {
+			pr_perror("Image %s: can't read %zu bytes at %" PRIu64,
+				  name, blen, at);
+			return -1;
+		}
+		if (verify_chunk(name, c->buf, blen, c->block, c->crcs + b, at))
+			return -1;
+		c->ok[b] = 1;
+	}
+	return 0;
+}
+
+void pages_crc_free(struct pages_crc *c)
+{
+	free(c->crcs);
+	free(c->ok);
+	free(c->buf);
+	c->crcs = NULL;
+	c->ok = NULL;
+	c->buf = NULL;
 }
 
 int pages_file_verify(int dirfd, const char *name, uint32_t block,
@@ -828,6 +887,7 @@ struct pages_filler {
 	int registered;			/* ... and it is registered with uffd */
 	int vma_lazy;			/* ... and stays so: its runs are lazy */
 	struct lazy_set lazy;		/* --lazy-pages: runs left to the daemon */
+	struct pages_crc crc;		/* ... and the image checked as used */
 	/* pages in the previous dumps: their pages images, a bounce buffer */
 	int *prev_fd;
 	unsigned char *prev_buf;
@@ -1151,6 +1211,9 @@ static int fill_run(struct pages_filler *pf, uint64_t vaddr, uint64_t len,
 		return -1;
 	if (pf->vma_lazy)
 		return lazy_set_add(&pf->lazy, vaddr, len, off);
+	if (opts.lazy_pages && pages_crc_check(&pf->crc, pf->img_fd,
+					       "pages", off, len))
+		return -1;
 	done = uffd_fill(pf, vaddr, len, off);
 	if (done < 0)
 		return -1;
@@ -1285,10 +1348,11 @@ static int fill_finish(struct pages_filler *pf, int ok)
 		ret = -1;
 	/* the daemon takes it (and the guard keeps it) */
 	if (ok && !ret && pf->lazy.n) {
-		ret = lazy_task_send(pf->t, pf->uffd, &pf->lazy);
+		ret = lazy_task_send(pf->t, pf->uffd, &pf->lazy, &pf->crc);
 		pf->uffd = -1;
 	}
 	free(pf->lazy.v);
+	pages_crc_free(&pf->crc);
 	if (pf->uffd >= 0)
 		close(pf->uffd);
 	if (pf->img_fd >= 0)
@@ -1327,6 +1391,8 @@ int pages_restore(struct rst_task *t)
 		return -1;
 	total = pr.head->nr_pages + count_prev(t);
 	ret = total ? uffd_setup(&pf) : 0;
+	if (!ret && opts.lazy_pages && pf.uffd >= 0)
+		ret = pages_crc_init(&pf.crc, pr.head, pf.img_size);
 	while (!ret && (ret = pagemap_next(&pr, &pe)) == 1) {
 		uint64_t len = pe->nr_pages * page, vaddr = pe->vaddr;
 		int in_parent = pe->in_parent, in_prev = pe->in_prev;

@@ -301,6 +301,20 @@ int pagemap_write(struct cr_img *img, const ProtobufCMessage *head,
 int pages_file_verify(int dirfd, const char *name, uint32_t block,
 		      const uint32_t *crcs, size_t n);
 int pagemap_load(int dirfd, unsigned int id, struct rst_run **runs, size_t *n);
+/* Checking a pages image a block at a time, each once: lazy restores. */
+struct pages_crc {
+	uint32_t block;
+	uint32_t *crcs;
+	size_t n;
+	uint64_t size;		/* of the image */
+	uint8_t *ok;		/* per block: checked */
+	unsigned char *buf;
+};
+int pages_crc_init(struct pages_crc *c, const PagemapHead *head,
+		   uint64_t size);
+int pages_crc_check(struct pages_crc *c, int fd, const char *name,
+		    uint64_t off, uint64_t len);
+void pages_crc_free(struct pages_crc *c);
 int pages_snapshot(struct dump_task *t);
 
 /* cow.c: private memory still shared copy-on-write across fork */
@@ -398,7 +412,9 @@ int lazy_probe(void);
 int lazy_start(int dirfd);
 int lazy_set_add(struct lazy_set *s, uint64_t vaddr, uint64_t len,
 		 uint64_t off);
-int lazy_task_send(struct rst_task *t, int uffd, struct lazy_set *s);
+struct pages_crc;
+int lazy_task_send(struct rst_task *t, int uffd, struct lazy_set *s,
+		   const struct pages_crc *crc);
 int lazy_hold(void);
 int lazy_go(void);
 void lazy_abort(void);
