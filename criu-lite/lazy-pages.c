@@ -836,18 +836,18 @@ static void reap_dead(struct daemon *d)
 
 static int serve_once(struct daemon *d, struct pollfd *pfd)
 {
+	size_t i, n = d->n_mms;	/* what PFD has room for: more may come */
 	int timeout = -1, ret;
-	size_t i;
 
 	if (d->n_retry)
 		timeout = 1;
 	if (d->go && pages_left(d) && !d->n_retry)
 		timeout = 0;
 	pfd[0] = (struct pollfd){ .fd = d->go ? -1 : d->sock, .events = POLLIN };
-	for (i = 0; i < d->n_mms; i++)
+	for (i = 0; i < n; i++)
 		pfd[i + 1] = (struct pollfd){ .fd = d->mms[i]->uffd,
 					      .events = POLLIN };
-	if (poll(pfd, d->n_mms + 1, timeout) < 0 && errno != EINTR) {
+	if (poll(pfd, n + 1, timeout) < 0 && errno != EINTR) {
 		pr_perror("lazy-pages: poll");
 		return -1;
 	}
@@ -856,7 +856,7 @@ static int serve_once(struct daemon *d, struct pollfd *pfd)
 		if (ret)
 			return ret;
 	}
-	for (i = 0; i < d->n_mms; i++)
+	for (i = 0; i < n; i++)
 		if ((pfd[i + 1].revents & POLLIN) && drain(d, d->mms[i]))
 			return -1;
 	if (retry_all(d) || (d->go && prefetch(d)))
