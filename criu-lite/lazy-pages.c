@@ -93,13 +93,14 @@ int lazy_uffd_api(int fd, uint64_t *have)
 {
 	struct uffdio_api api = { .api = UFFD_API,
 				  .features = LAZY_UFFD_FEATURES };
-	int own = fd < 0, ret;
+	int own = fd < 0, ret, err;
 
 	if (own)
 		fd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return -1;
 	ret = ioctl(fd, UFFDIO_API, &api);
+	err = errno;
 	if (ret && have) {
 		/* ask again for nothing: what does it have? */
 		struct uffdio_api probe = { .api = UFFD_API };
@@ -115,6 +116,7 @@ int lazy_uffd_api(int fd, uint64_t *have)
 	}
 	if (own)
 		close(fd);
+	errno = err;
 	return ret ? -1 : 0;
 }
 
@@ -194,12 +196,13 @@ static int read_full(int fd, void *buf, size_t len)
 	return 0;
 }
 
-static int write_full(int fd, const void *buf, size_t len)
+/* A daemon gone is an error to report, not a SIGPIPE to die of. */
+static int send_full(int sock, const void *buf, size_t len)
 {
 	const char *p = buf;
 
 	while (len) {
-		ssize_t n = write(fd, p, len);
+		ssize_t n = send(sock, p, len, MSG_NOSIGNAL);
 
 		if (n <= 0) {
 			if (n < 0 && errno == EINTR)
@@ -455,6 +458,13 @@ err:
 	return -1;
 }
 
+static void wake(struct lazy_mm *mm, uint64_t addr)
+{
+	struct uffdio_range r = { .start = addr, .len = page_size() };
+
+	ioctl(mm->uffd, UFFDIO_WAKE, &r);
+}
+
 /*
  * UFFDIO_COPY N pages of run R from page I. 0: done or nothing to do (the
  * bits say what is home), 1: try again after the pending events (EAGAIN),
@@ -488,29 +498,26 @@ static int copy_pages(struct daemon *d, struct lazy_mm *mm, struct dmn_run *r,
 		return 1;
 	case EEXIST:
 		/* there already: filled by a fault or a copy before */
-		mark_home(mm, r, i + (c.copy > 0 ? c.copy / page : 0), 1);
-		return 0;
+		i += c.copy > 0 ? c.copy / page : 0;
+		break;
 	case ENOENT:
 		/* across VMAs split (mprotect) since: less; one page: unmapped */
 		if (n > 1)
 			return copy_pages(d, mm, r, i, n / 2);
-		mark_home(mm, r, i, 1);
-		return 0;
+		break;
 	case ESRCH:
 		mm->dead = 1;
 		return 0;
+	default:
+		pr_perror("lazy-pages: PID %d%s: UFFDIO_COPY of %" PRIu64 " pages to %#llx",
+			  mm->pid, mm->forked ? " (a child of)" : "", n,
+			  (unsigned long long)c.dst);
+		return -1;
 	}
-	pr_perror("lazy-pages: PID %d%s: UFFDIO_COPY of %" PRIu64 " pages to %#llx",
-		  mm->pid, mm->forked ? " (a child of)" : "", n,
-		  (unsigned long long)c.dst);
-	return -1;
-}
-
-static void wake(struct lazy_mm *mm, uint64_t addr)
-{
-	struct uffdio_range r = { .start = addr, .len = page_size() };
-
-	ioctl(mm->uffd, UFFDIO_WAKE, &r);
+	/* page I needs nothing more: whoever waits on it may go on */
+	mark_home(mm, r, i, 1);
+	wake(mm, r->vaddr + i * page);
+	return 0;
 }
 
 /* A fault at ADDR: its page (and a few after) from the image, or zeros. */
@@ -990,8 +997,8 @@ int lazy_task_send(struct rst_task *t, int uffd, struct lazy_set *s,
 	for (i = 0; i < s->n; i++)
 		lz.pages += s->v[i].nr;
 	ret = send_msg(lz.sock, &m, uffd) ||
-	      write_full(lz.sock, s->v, s->n * sizeof(*s->v)) ||
-	      write_full(lz.sock, crc->crcs, crc->n * sizeof(*crc->crcs));
+	      send_full(lz.sock, s->v, s->n * sizeof(*s->v)) ||
+	      send_full(lz.sock, crc->crcs, crc->n * sizeof(*crc->crcs));
 	if (ret)
 		pr_perror("PID %d: can't hand its memory to the lazy-pages daemon",
 			  t->pid);
