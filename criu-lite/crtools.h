@@ -51,6 +51,7 @@ struct opts {
 	int pidfd_rights_set;
 	int pidfd_allow_full;		/* ... or full pidfds, if need be */
 	int lazy_pages;			/* restore: memory filled on demand */
+	const char *lazy_socket;	/* ... by the daemon listening there */
 };
 extern struct opts opts;
 
@@ -60,6 +61,7 @@ int cr_restore(void);
 int cr_check(void);
 int check_restore_kernel(void);
 int cr_show(const char *path);
+int cr_lazy_pages(void);
 
 /* pidfd-store.c: restore --pidfd-store, pidfds for a supervisor */
 struct rst_tree;

@@ -36,9 +36,11 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <stddef.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -78,6 +80,7 @@ struct lazy_msg {
 static struct {
 	int sock;		/* to the daemon */
 	pid_t daemon;
+	int ours;		/* forked by us, not started by the user */
 	int *uffds;		/* copies: see the guard above */
 	size_t n_uffds;
 	uint64_t pages;		/* left lazy */
@@ -920,10 +923,86 @@ static void daemon_main(int sock, int dirfd)
 
 /* ----------------------------------------------------- restorer, guard */
 
+/* PATH (@NAME: abstract) as a unix socket address. */
+static int lazy_addr(const char *path, struct sockaddr_un *a, socklen_t *len)
+{
+	size_t n = strlen(path);
+
+	*a = (struct sockaddr_un){ .sun_family = AF_UNIX };
+	if (!n || n >= sizeof(a->sun_path)) {
+		pr_err("--lazy-socket: \"%s\" is not a unix socket path (1 to %zu bytes)\n",
+		       path, sizeof(a->sun_path) - 1);
+		return -1;
+	}
+	memcpy(a->sun_path, path, n);
+	if (path[0] == '@')
+		a->sun_path[0] = '\0';
+	*len = offsetof(struct sockaddr_un, sun_path) + n;
+	return 0;
+}
+
+/* restore --lazy-socket: a daemon the user started (lazy-pages command). */
+static int lazy_connect(const char *path)
+{
+	struct ucred cred;
+	socklen_t clen = sizeof(cred), alen;
+	struct sockaddr_un a;
+
+	if (lazy_addr(path, &a, &alen))
+		return -1;
+	lz.sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (lz.sock < 0 || connect(lz.sock, (struct sockaddr *)&a, alen) ||
+	    getsockopt(lz.sock, SOL_SOCKET, SO_PEERCRED, &cred, &clen)) {
+		pr_perror("Can't reach a lazy-pages daemon at %s", path);
+		return -1;
+	}
+	lz.daemon = cred.pid;
+	pr_info("lazy-pages: daemon PID %d at %s\n", lz.daemon, path);
+	return 0;
+}
+
+/* The lazy-pages command: serve the one restore that connects. */
+int cr_lazy_pages(void)
+{
+	struct sockaddr_un a;
+	socklen_t alen;
+	int dirfd, lsk, sk;
+
+	if (!opts.lazy_socket) {
+		pr_err("lazy-pages needs the socket restore connects to: --lazy-socket SOCKET\n");
+		return 1;
+	}
+	if (lazy_addr(opts.lazy_socket, &a, &alen))
+		return 1;
+	dirfd = open(opts.dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	if (dirfd < 0) {
+		pr_perror("Can't open the images directory %s", opts.dir);
+		return 1;
+	}
+	lsk = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (lsk < 0 || bind(lsk, (struct sockaddr *)&a, alen) || listen(lsk, 1)) {
+		pr_perror("Can't listen on %s", opts.lazy_socket);
+		return 1;
+	}
+	pr_info("lazy-pages: waiting for restore at %s\n", opts.lazy_socket);
+	sk = accept4(lsk, NULL, NULL, SOCK_CLOEXEC);
+	if (sk < 0) {
+		pr_perror("Can't accept restore at %s", opts.lazy_socket);
+		return 1;
+	}
+	close(lsk);
+	if (opts.lazy_socket[0] != '@')
+		unlink(opts.lazy_socket);
+	daemon_main(sk, dirfd);
+	return 1;
+}
+
 int lazy_start(int dirfd)
 {
 	int sv[2];
 
+	if (opts.lazy_socket)
+		return lazy_connect(opts.lazy_socket);
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
 		pr_perror("Can't create the lazy-pages socket pair");
 		return -1;
@@ -941,6 +1020,7 @@ int lazy_start(int dirfd)
 	}
 	close(sv[1]);
 	lz.sock = sv[0];
+	lz.ours = 1;
 	pr_info("lazy-pages: daemon PID %d\n", lz.daemon);
 	return 0;
 }
@@ -1058,11 +1138,13 @@ void lazy_abort(void)
 {
 	int status;
 
-	if (lz.daemon <= 0)
+	if (lz.sock < 0)
 		return;
-	kill(lz.daemon, SIGKILL);
-	waitpid(lz.daemon, &status, 0);
-	lz.daemon = 0;
+	/* one the user started sees us go, and exits */
+	if (lz.ours) {
+		kill(lz.daemon, SIGKILL);
+		waitpid(lz.daemon, &status, 0);
+	}
 	close(lz.sock);
 	lz.sock = -1;
 	close_uffds();
@@ -1191,7 +1273,7 @@ int lazy_guard_wait(struct rst_tree *tree)
 {
 	int ret = lazy_guard(tree), status;
 
-	if (waitpid(lz.daemon, &status, 0) == lz.daemon && ret &&
+	if (lz.ours && waitpid(lz.daemon, &status, 0) == lz.daemon && ret &&
 	    WIFSIGNALED(status))
 		pr_err("lazy-pages: the daemon was killed by signal %d\n",
 		       WTERMSIG(status));

@@ -18,8 +18,9 @@ static void usage(FILE *f)
 "                    [--prev-images-dir PREV --track-mem]\n"
 "  criu-lite pre-dump -t PID -D DIR [--prev-images-dir PREV]\n"
 "  criu-lite restore -D DIR [-d] [-j] [--pidns] [--cold-mark=MODE] [--lazy-pages]\n"
-"                    [-v[N]] [-o LOG]\n"
+"                    [--lazy-socket SOCKET] [-v[N]] [-o LOG]\n"
 "                    [--pidfd-store=SOCKET [--pidfd-rights=LIST] [--pidfd-allow-full]]\n"
+"  criu-lite lazy-pages -D DIR --lazy-socket SOCKET [-v[N]] [-o LOG]\n"
 "  criu-lite check   [--all] [--feature NAME]\n"
 "  criu-lite show    DIR|FILE [--json]\n"
 "\n"
@@ -39,6 +40,9 @@ static void usage(FILE *f)
 "                        records no temperature\n"
 "      --lazy-pages      restore: private anonymous memory comes in on demand\n"
 "                        (userfaultfd) and in the background: runs at once\n"
+"      --lazy-socket SOCKET  lazy-pages: listen there for the restore to\n"
+"                        serve; restore --lazy-pages: use that daemon\n"
+"                        instead of starting one (@NAME: abstract)\n"
 "      --pidfd-store=SOCKET  restore: hand a pidfd per restored process to\n"
 "                        the supervisor listening on unix socket SOCKET\n"
 "                        (@NAME: abstract)\n"
@@ -94,6 +98,7 @@ int main(int argc, char **argv)
 		{ "pidfd-rights", required_argument, NULL, 9 },
 		{ "pidfd-allow-full", no_argument, NULL, 10 },
 		{ "lazy-pages", no_argument, NULL, 11 },
+		{ "lazy-socket", required_argument, NULL, 12 },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -172,6 +177,9 @@ int main(int argc, char **argv)
 		case 11:
 			opts.lazy_pages = 1;
 			break;
+		case 12:
+			opts.lazy_socket = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -200,13 +208,23 @@ int main(int argc, char **argv)
 		pr_err("--lazy-pages is for restore\n");
 		return 1;
 	}
+	if (opts.lazy_socket && !opts.lazy_pages && strcmp(cmd, "lazy-pages")) {
+		pr_err("--lazy-socket is for lazy-pages and restore --lazy-pages\n");
+		return 1;
+	}
 	if ((opts.pidfd_rights_set || opts.pidfd_allow_full) &&
 	    !opts.pidfd_store) {
 		pr_err("--pidfd-rights and --pidfd-allow-full need --pidfd-store=SOCKET\n");
 		return 1;
 	}
-	if (!strcmp(cmd, "dump") || !strcmp(cmd, "restore") ||
-	    !strcmp(cmd, "pre-dump")) {
+	if (!strcmp(cmd, "lazy-pages")) {
+		if (!opts.dir) {
+			pr_err("lazy-pages needs an images directory: -D DIR\n");
+			return 1;
+		}
+		ret = cr_lazy_pages();
+	} else if (!strcmp(cmd, "dump") || !strcmp(cmd, "restore") ||
+		   !strcmp(cmd, "pre-dump")) {
 		if (!opts.dir) {
 			pr_err("%s needs an images directory: -D DIR\n", cmd);
 			return 1;
