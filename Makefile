@@ -13,8 +13,9 @@ SAN	?=
 
 WARN	:= -Wall -Wextra -Werror -Wno-missing-field-initializers
 CFLAGS	?= -O2 -g
-CFLAGS	+= -std=gnu11 $(WARN) -D_GNU_SOURCE -Ilib -I$(BUILD)/proto -MMD -MP
-LDLIBS	:= -lprotobuf-c -lz -lcap
+CFLAGS	+= -std=gnu11 $(WARN) -D_GNU_SOURCE -Ilib -I$(BUILD)/proto -MMD -MP \
+	   -I/usr/include/libnl3
+LDLIBS	:= -lprotobuf-c -lz -lcap -lnl-idiag-3 -lnl-3 -pthread
 ifneq ($(SAN),)
 CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS	+= -fsanitize=address,undefined
@@ -90,6 +91,7 @@ install: all
 	install -D -m 0755 criu-lite/criu-lite $(DESTDIR)$(PREFIX)/sbin/criu-lite
 	install -D -m 0755 scripts/criu-lite-migrate $(DESTDIR)$(PREFIX)/sbin/criu-lite-migrate
 	install -D -m 0644 man/criu-lite.8 $(DESTDIR)$(PREFIX)/share/man/man8/criu-lite.8
+	install -D -m 0644 man/criu-lite-migrate.8 $(DESTDIR)$(PREFIX)/share/man/man8/criu-lite-migrate.8
 	install -D -m 0644 man/criu-lite-images.5 $(DESTDIR)$(PREFIX)/share/man/man5/criu-lite-images.5
 
 clean:

@@ -68,19 +68,6 @@ static void wait_lazy_helpers(pid_t target)
 		die("lazy-pages daemon and guard");
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return v[n / 2];
-}
-
 int main(int argc, char **argv)
 {
 	const char *tool = argc > 1 ? argv[1] : "criu-lite/criu-lite";

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,59 +85,97 @@ static void ref_read(const char *path, size_t len, double *t_read,
 	munmap(p, len);
 }
 
+struct round {
+	double dump, rst, w, r_read, r_all;
+	long dump_rss, rst_rss;
+};
+
+/* Dump and restore a target of LEN bytes, then the references. */
+static void one_round(const char *tool, const char *imgdir, const char *ref,
+		      size_t len, struct round *r)
+{
+	char pidbuf[16];
+	int status;
+	pid_t pid;
+	double t;
+
+	clear_dir(imgdir);
+	pid = target_start(anon_target, len);
+	snprintf(pidbuf, sizeof(pidbuf), "%d", pid);
+
+	char *dump_argv[] = { (char *)tool, "dump", "-t", pidbuf, "-D",
+			      (char *)imgdir, NULL };
+	char *rst_argv[] = { (char *)tool, "restore", "-D", (char *)imgdir,
+			     "-d", NULL };
+
+	t = now();
+	if (run_tool(dump_argv, &r->dump_rss))
+		die("criu-lite dump failed");
+	r->dump = now() - t;
+	waitpid(pid, &status, 0);	/* the dumped, killed target */
+	t = now();
+	if (run_tool(rst_argv, &r->rst_rss))
+		die("criu-lite restore failed");
+	r->rst = now() - t;
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	clear_dir(imgdir);
+
+	r->w = ref_write(ref, len);
+	ref_read(ref, len, &r->r_read, &r->r_all);
+	unlink(ref);
+}
+
+#define ROUNDS	3
+
+/* The median of field OFF over the rounds. */
+static double round_median(const struct round *r, size_t off)
+{
+	double v[ROUNDS];
+	int i;
+
+	for (i = 0; i < ROUNDS; i++)
+		v[i] = *(const double *)((const char *)&r[i] + off);
+	return median(v, ROUNDS);
+}
+
 int main(int argc, char **argv)
 {
 	const char *tool = argc > 1 ? argv[1] : "criu-lite/criu-lite";
 	const char *dir = argc > 2 ? argv[2] : "/dev/shm/criu-lite-bench";
 	size_t mib = argc > 3 ? strtoul(argv[3], NULL, 10) : 1024;
-	size_t len = mib << 20;
-	char imgdir[4096], ref[4200], pidbuf[16];
-	double w, r_read, r_all, t_dump, t_rst;
-	long dump_rss, rst_rss;
-	int status;
-	pid_t pid;
+	char imgdir[4096], ref[4200];
+	struct round r[ROUNDS];
+	double d, rs, w, rr, ra;
+	long dump_rss = 0, rst_rss = 0;
+	int i;
 
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	snprintf(imgdir, sizeof(imgdir), "%s/img", dir);
 	snprintf(ref, sizeof(ref), "%s/ref.data", dir);
 	mkdir(dir, 0700);
 	mkdir(imgdir, 0700);
-	clear_dir(imgdir);
-
-	pid = target_start(anon_target, len);
-	snprintf(pidbuf, sizeof(pidbuf), "%d", pid);
-
-	{
-		char *dump_argv[] = { (char *)tool, "dump", "-t", pidbuf, "-D",
-				      imgdir, NULL };
-		char *rst_argv[] = { (char *)tool, "restore", "-D", imgdir, "-d",
-				     NULL };
-		double t = now();
-
-		if (run_tool(dump_argv, &dump_rss))
-			die("criu-lite dump failed");
-		t_dump = now() - t;
-		waitpid(pid, &status, 0);	/* the dumped, killed target */
-		t = now();
-		if (run_tool(rst_argv, &rst_rss))
-			die("criu-lite restore failed");
-		t_rst = now() - t;
+	for (i = 0; i < ROUNDS; i++) {
+		one_round(tool, imgdir, ref, mib << 20, &r[i]);
+		if (r[i].dump_rss > dump_rss)
+			dump_rss = r[i].dump_rss;
+		if (r[i].rst_rss > rst_rss)
+			rst_rss = r[i].rst_rss;
 	}
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
-	clear_dir(imgdir);
+	d = round_median(r, offsetof(struct round, dump));
+	rs = round_median(r, offsetof(struct round, rst));
+	w = round_median(r, offsetof(struct round, w));
+	rr = round_median(r, offsetof(struct round, r_read));
+	ra = round_median(r, offsetof(struct round, r_all));
 
-	w = ref_write(ref, len);
-	ref_read(ref, len, &r_read, &r_all);
-	unlink(ref);
-
-	printf("bench-mem: %zu MiB of anonymous memory, images in %s\n", mib, imgdir);
+	printf("bench-mem: %zu MiB of anonymous memory, images in %s, median of %d rounds\n",
+	       mib, imgdir, ROUNDS);
 	printf("  dump     %8.3f s   W (write file)        %8.3f s   dump/W     %5.2f\n",
-	       t_dump, w, t_dump / w);
+	       d, w, d / w);
 	printf("  restore  %8.3f s   R (read, populated)   %8.3f s   restore/R  %5.2f\n",
-	       t_rst, r_read, t_rst / r_read);
+	       rs, rr, rs / rr);
 	printf("                      R_all (populate+read) %8.3f s   restore/R_all %5.2f\n",
-	       r_all, t_rst / r_all);
+	       ra, rs / ra);
 	printf("  peak RSS: dumper %ld KiB (limit 65536), restorer %ld KiB\n",
 	       dump_rss, rst_rss);
 	return 0;

@@ -136,7 +136,7 @@ static double tool(const char *criu, const char *what, const char *dir,
 	argv[n++] = (char *)what;
 	argv[n++] = "-D";
 	argv[n++] = (char *)dir;
-	argv[n++] = "-v3";
+	argv[n++] = getenv("BENCH_V4") ? "-v4" : "-v3";
 	argv[n++] = "-o";
 	argv[n++] = (char *)log;
 	for (i = 0; extra && extra[i]; i++)

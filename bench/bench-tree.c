@@ -262,15 +262,6 @@ static int same(const struct idlist *a, const struct idlist *b)
 
 /* ------------------------------------------------------------ running */
 
-/* Reaps until nothing is left below us: we are a child subreaper. */
-static void reap_all(void)
-{
-	while (waitpid(-1, NULL, __WALL) > 0 || errno == EINTR)
-		;
-	if (errno != ECHILD)
-		die("waitpid");
-}
-
 static void kill_all(const struct idlist *procs)
 {
 	int i;
@@ -351,19 +342,6 @@ static void one_rep(const char *tool, const char *dir, const struct shape *s,
 	free(rtids.v);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 static void bench(const char *tool, const char *base, const struct shape *s,
 		  int reps)
 {
@@ -398,28 +376,20 @@ static void bench(const char *tool, const char *base, const struct shape *s,
 
 int main(int argc, char **argv)
 {
-	const char *tool = argc > 1 ? argv[1] : "criu-lite/criu-lite";
-	const char *base = argc > 2 ? argv[2] : "/dev/shm/criu-lite-bench-tree";
-	int reps = argc > 3 ? atoi(argv[3]) : 3;
+	const char *base;
+	int reps;
 	static const struct shape shapes[] = {
 		{ "tree", 100, 4 },
 		{ "threads", 1, 1000 },
 	};
-	char abs_tool[4096];
+	char abs_tool[PATH_MAX];
 	size_t i;
 
-	if (reps < 1 || reps > MAX_REPS)
-		dief("reps must be 1..15");
-	if (!realpath(tool, abs_tool))
-		die(tool);
-	if (prctl(PR_SET_CHILD_SUBREAPER, 1))
-		die("PR_SET_CHILD_SUBREAPER");
+	bench_args(argc, argv, "/dev/shm/criu-lite-bench-tree", MAX_REPS, abs_tool, &base, &reps);
 	ready = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
 		     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (ready == MAP_FAILED)
 		die("mmap");
-	if (mkdir(base, 0700) && errno != EEXIST)
-		die(base);
 	printf("bench-tree: each thread writes %d KiB of stack, each process %d KiB of heap; images in %s\n",
 	       THREAD_KIB, PROC_KIB, base);
 	for (i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++)

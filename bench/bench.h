@@ -4,12 +4,16 @@
 #define CRIU_LITE_BENCH_H
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -131,6 +135,52 @@ static inline void clear_dir(const char *dir)
 		if (de->d_name[0] != '.' && unlinkat(dirfd(d), de->d_name, 0))
 			die(de->d_name);
 	closedir(d);
+}
+
+static inline int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The median of N times; sorts them. */
+static inline double median(double *v, int n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/*
+ * The arguments of a tree benchmark, [criu-lite] [dir] [reps]: the tool's
+ * absolute path into TOOL (PATH_MAX), the images directory (made), the
+ * repetitions (1..MAX). Makes us a child subreaper, which reaps the trees.
+ */
+static inline void bench_args(int argc, char **argv, const char *dir,
+			      int max, char *tool, const char **base,
+			      int *reps)
+{
+	*base = argc > 2 ? argv[2] : dir;
+	*reps = argc > 3 ? atoi(argv[3]) : 3;
+	if (*reps < 1 || *reps > max) {
+		fprintf(stderr, "%s: reps must be 1..%d\n", argv[0], max);
+		exit(1);
+	}
+	if (!realpath(argc > 1 ? argv[1] : "criu-lite/criu-lite", tool))
+		die(argc > 1 ? argv[1] : "criu-lite/criu-lite");
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1))
+		die("PR_SET_CHILD_SUBREAPER");
+	if (mkdir(*base, 0700) && errno != EEXIST)
+		die(*base);
+}
+
+/* Reaps until nothing is left below us: for a child subreaper. */
+static inline void reap_all(void)
+{
+	while (waitpid(-1, NULL, __WALL) > 0 || errno == EINTR)
+		;
+	if (errno != ECHILD)
+		die("waitpid");
 }
 
 #endif

@@ -3,6 +3,8 @@ BENCH_BIN := build/bench-mem
 BENCH_TREE_BIN := build/bench-tree
 BENCH_COLD_BIN := build/bench-cold
 BENCH_PREDUMP_BIN := build/bench-predump
+BENCH_ANONFD_BIN := build/bench-anonfd
+BENCH_FDS_BIN := build/bench-fds
 BENCH_LAZY_BIN := build/bench-lazy
 BENCH_DIR := /dev/shm/criu-lite-bench
 
@@ -26,7 +28,15 @@ $(BENCH_LAZY_BIN): bench/bench-lazy.c bench/bench.h
 	@mkdir -p build
 	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $<
 
-bench: bench-mem bench-tree bench-cold bench-predump bench-lazy
+$(BENCH_ANONFD_BIN): bench/bench-anonfd.c bench/bench.h
+	@mkdir -p build
+	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $<
+
+$(BENCH_FDS_BIN): bench/bench-fds.c bench/bench.h
+	@mkdir -p build
+	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $<
+
+bench: bench-mem bench-tree bench-cold bench-predump bench-anonfd bench-fds bench-lazy
 
 bench-mem: all $(BENCH_BIN)
 	$(BENCH_BIN) criu-lite/criu-lite $(BENCH_DIR) 1024
@@ -47,4 +57,13 @@ bench-predump: all $(BENCH_PREDUMP_BIN)
 bench-lazy: all $(BENCH_LAZY_BIN)
 	$(BENCH_LAZY_BIN) criu-lite/criu-lite $(BENCH_DIR)-lazy 1024 3
 
-.PHONY: bench bench-mem bench-tree bench-cold bench-predump bench-lazy
+# 8,000 eventfds, epoll watches, timerfds and signalfds in one process
+# (restore holds each twice: 10,000 would need RLIMIT_NOFILE above 20,000)
+bench-anonfd: all $(BENCH_ANONFD_BIN)
+	$(BENCH_ANONFD_BIN) criu-lite/criu-lite $(BENCH_DIR)-anonfd 8000 3
+
+# 10,000 fds in one process; 50 processes sharing 1,000 pipes
+bench-fds: all $(BENCH_FDS_BIN)
+	$(BENCH_FDS_BIN) criu-lite/criu-lite $(BENCH_DIR)-fds 3
+
+.PHONY: bench bench-mem bench-tree bench-cold bench-predump bench-anonfd bench-fds bench-lazy

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "crtools.h"
+#include "files.h"
 #include "kapi.h"
 #include "log.h"
 #include "proc.h"
@@ -422,6 +423,10 @@ static const struct feature features[] = {
 	  "none: an older vdso layout (vvar + vdso), which restore follows" },
 	{ "pidfd_getfd", 0, probe_pidfd_getfd,
 	  "descriptors must be reopened by path instead of taken over" },
+	{ "timerfd_set_ticks", 0, timerfd_probe_set_ticks,
+	  "a timerfd's unread expirations can't be given back: restore refuses one that has some" },
+	{ "kcmp_epoll_tfd", 0, epoll_probe_kcmp_tfd,
+	  "epoll watches can't be matched to fds: dump refuses epoll fds that watch any" },
 	{ "process_madvise", 0, probe_process_madvise,
 	  "restored memory stays hot: cold pages can't be re-marked" },
 	{ "madv_pageout", 0, probe_madv_pageout,
@@ -452,6 +457,10 @@ static const struct feature features[] = {
 	  "no LRU/ACTIVE/REFERENCED flags for our pages: only swapped pages are recorded cold" },
 	{ "page_idle", 0, probe_page_idle,
 	  "no idle-page tracking: temperature comes from LRU flags only" },
+	{ "tcp_repair", 0, inet_probe_repair,
+	  "ESTABLISHED TCP connections can't be dumped or restored (needs CAP_NET_ADMIN)" },
+	{ "nft", 0, inet_probe_nft,
+	  "no nftables (nft): ESTABLISHED TCP connections can't be dumped" },
 };
 
 int cr_check(void)

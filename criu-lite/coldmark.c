@@ -106,7 +106,7 @@ static int page_inactive(uint64_t kpf)
 
 /* PFN-contiguous stretches take one read: pages of a THP, fresh memory. */
 static int classify_lru(struct coldmark_dump *cm, const uint64_t *pme,
-			size_t nr)
+			const uint8_t *prev, size_t nr)
 {
 	size_t i, j, k;
 
@@ -115,9 +115,9 @@ static int classify_lru(struct coldmark_dump *cm, const uint64_t *pme,
 
 		j = i + 1;
 		/* PFNs read 0 without CAP_SYS_ADMIN */
-		if (!(pme[i] & PME_PRESENT) || !pfn)
+		if (!(pme[i] & PME_PRESENT) || !pfn || (prev && prev[i]))
 			continue;
-		while (j < nr && (pme[j] & PME_PRESENT) &&
+		while (j < nr && (pme[j] & PME_PRESENT) && !(prev && prev[j]) &&
 		       (pme[j] & PME_PFN_MASK) == pfn + (j - i))
 			j++;
 		if (kpageflags_read(cm->kpf_fd, pfn, j - i, cm->flags + i) < 0) {
@@ -134,8 +134,36 @@ static int classify_lru(struct coldmark_dump *cm, const uint64_t *pme,
 	return 0;
 }
 
+/*
+ * The previous dump's temperature of pages ADDR.. (ascending calls), into
+ * the batch's pages that PREV marks as held there.
+ */
+static void classify_from_prev(struct coldmark_dump *cm, uint64_t addr,
+			       const uint8_t *prev, size_t nr)
+{
+	const struct cold_runs *r = &cm->prev;
+	uint64_t page = getpagesize(), end = addr + nr * page;
+	size_t k = cm->prev_cursor;
+
+	while (k < r->n && r->v[k].vaddr + r->v[k].nr * page <= addr)
+		k++;
+	cm->prev_cursor = k;
+	for (; k < r->n && r->v[k].vaddr < end; k++) {
+		uint64_t s = r->v[k].vaddr > addr ? r->v[k].vaddr : addr;
+		uint64_t e = r->v[k].vaddr + r->v[k].nr * page;
+		size_t i;
+
+		if (e > end)
+			e = end;
+		for (i = (s - addr) / page; i < (e - addr) / page; i++)
+			if (prev[i])
+				cm->temp[i] = r->v[k].temp;
+	}
+}
+
 int coldmark_classify(struct coldmark_dump *cm, const VmaEntry *v,
-		      const uint64_t *pme, size_t nr)
+		      uint64_t addr, const uint64_t *pme,
+		      const uint8_t *prev, size_t nr)
 {
 	size_t i;
 
@@ -145,10 +173,12 @@ int coldmark_classify(struct coldmark_dump *cm, const VmaEntry *v,
 	/* mlocked pages are unevictable, and madvise refuses such VMAs */
 	if (v->madv & VMF_LOCKED)
 		return 0;
+	if (prev)
+		classify_from_prev(cm, addr, prev, nr);
 	for (i = 0; i < nr; i++)
-		if (pme[i] & PME_SWAP)
+		if ((pme[i] & PME_SWAP) && !(prev && prev[i]))
 			cm->temp[i] = PAGE_TEMP__PAGE_SWAPPED;
-	return cm->kpf_fd >= 0 ? classify_lru(cm, pme, nr) : 0;
+	return cm->kpf_fd >= 0 ? classify_lru(cm, pme, prev, nr) : 0;
 }
 
 /* Pages FIRST..FIRST+NR of the batch are dumped, from VADDR on. */
@@ -402,6 +432,7 @@ void coldmark_dump_free(struct coldmark_dump *cm)
 	free(cm->temp);
 	free(cm->flags);
 	runs_free(&cm->runs);
+	runs_free(&cm->prev);
 }
 
 /* Restore side */
@@ -428,20 +459,25 @@ int coldmark_validate_entry(const PagemapEntry *pe, const char *img)
 	return 0;
 }
 
-int coldmark_collect(struct rst_task *t, const PagemapEntry *pe)
+int coldmark_runs_add_entry(struct cold_runs *runs, const PagemapEntry *pe)
 {
 	uint64_t page = getpagesize();
 	size_t i;
 
-	if (opts.cold_mark == COLD_MARK_OFF)
-		return 0;
 	for (i = 0; i < pe->n_cold; i++) {
 		const PageTempRun *r = pe->cold[i];
 
-		if (run_add(&t->cold, pe->vaddr + r->off * page, r->nr, r->temp))
+		if (run_add(runs, pe->vaddr + r->off * page, r->nr, r->temp))
 			return -1;
 	}
 	return 0;
+}
+
+int coldmark_collect(struct rst_task *t, const PagemapEntry *pe)
+{
+	if (opts.cold_mark == COLD_MARK_OFF)
+		return 0;
+	return coldmark_runs_add_entry(&t->cold, pe);
 }
 
 static int coldmark_task(struct rst_task *t, int use_seq, struct rst_tree *tree)

@@ -5,8 +5,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "anon-fds.pb-c.h"
 #include "core.pb-c.h"
 #include "fdinfo.pb-c.h"
+#include "file-lock.pb-c.h"
 #include "inventory.pb-c.h"
 #include "mm.pb-c.h"
 #include "pagemap.pb-c.h"
@@ -16,7 +18,9 @@
 #include "pstree.pb-c.h"
 #include "regfile.pb-c.h"
 #include "shmem.pb-c.h"
+#include "sk-inet.pb-c.h"
 #include "stats.pb-c.h"
+#include "tty.pb-c.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 

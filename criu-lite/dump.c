@@ -562,7 +562,7 @@ static int dump_run(const char *dir)
 	struct arena arena = {};
 	struct dump_tree tree = { .arena = &arena };
 	struct image_stage stage;
-	int ret = -1;
+	int ret = -1, kill;
 
 	if (stage_open(&stage, dir))
 		return 1;
@@ -574,11 +574,16 @@ static int dump_run(const char *dir)
 		/* cleaned up first: once the tree runs, the dump is over */
 		stage_abort(&stage);
 		track_dump_done(&tree, 0);
+		files_dump_release(0);
 		tree_release(&tree, 0);
+		files_dump_unlock(0);
 		goto out;
 	}
 	track_dump_done(&tree, 1);
-	tree_release(&tree, !opts.leave_running && !opts.pre_dump);
+	kill = !opts.leave_running && !opts.pre_dump;
+	files_dump_release(kill);
+	tree_release(&tree, kill);
+	files_dump_unlock(kill);
 	pr_info("%s the tree of PID %d into %s\n",
 		opts.pre_dump ? "Pre-dumped" : "Dumped", opts.pid, dir);
 	ret = 0;
@@ -638,5 +643,6 @@ int cr_dump(void)
 	if (WIFEXITED(status))
 		return WEXITSTATUS(status);
 	pr_err("The dump worker died of signal %d\n", WTERMSIG(status));
+	inet_dump_abandoned(opts.pid);
 	return 1;
 }

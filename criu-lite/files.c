@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,65 +17,87 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <bsd/sys/tree.h>
+
 #include "files.h"
 #include "images.h"
 #include "log.h"
 #include "syscalls.h"
 #include "task.h"
 
+/*
+ * Every description dumped so far, ordered by inode, then by kcmp(KCMP_FILE),
+ * which orders the kernel's file objects: an fd finds the description it
+ * shares (in this task or another) in O(log n) kcmp calls, and fds of
+ * different inodes are never compared by kcmp at all.
+ */
+struct dumped_file {
+	RB_ENTRY(dumped_file) node;
+	pid_t pid;
+	int fd;
+	dev_t dev;
+	ino_t ino;
+	unsigned int id;
+	const struct fd_kind *kind;
+};
+
+RB_HEAD(desc_tree, dumped_file);
+
 struct files_dumper {
+	const struct dump_tree *tree;
 	struct dump_task *t;
 	size_t cap;
 	unsigned int next_id;
-	struct dumped_file {
-		pid_t pid;
-		int fd;
-		dev_t dev;
-		ino_t ino;
-		unsigned int id;
-		const struct fd_kind *kind;
-	} *seen;
-	size_t n_seen;
+	struct desc_tree descs;
+	struct arena arena;		/* the tree's nodes */
 };
 
 #define KCMP_FILE	0
 #define KCMP_FILES	2
 
-/*
- * An fd sharing its open file description with one dumped before, in this
- * task or another: its id.
- */
-static const struct dumped_file *shared_file(struct files_dumper *fdd, int fd,
-					     const struct stat *st)
+/* a failed kcmp() can't stop the tree code: noted here, checked after */
+static int kcmp_failed;
+
+static int desc_cmp(const struct dumped_file *a, const struct dumped_file *b)
 {
-	pid_t pid = fdd->t->pid;
-	size_t i;
+	long r;
 
-	for (i = 0; i < fdd->n_seen; i++) {
-		const struct dumped_file *df = &fdd->seen[i];
-
-		if (df->dev == st->st_dev && df->ino == st->st_ino &&
-		    syscall(SYS_kcmp, df->pid, pid, KCMP_FILE, df->fd, fd) == 0)
-			return df;
+	if (a->dev != b->dev)
+		return a->dev < b->dev ? -1 : 1;
+	if (a->ino != b->ino)
+		return a->ino < b->ino ? -1 : 1;
+	r = syscall(SYS_kcmp, a->pid, b->pid, KCMP_FILE, a->fd, b->fd);
+	if (r < 0 && !kcmp_failed) {
+		kcmp_failed = 1;
+		pr_perror("kcmp of PID %d fd %d and PID %d fd %d", a->pid,
+			  a->fd, b->pid, b->fd);
 	}
-	return NULL;
+	return r == 0 ? 0 : r == 2 ? 1 : -1;
 }
 
-static int remember_file(struct files_dumper *fdd, int fd,
-			 const struct stat *st, unsigned int id,
-			 const struct fd_kind *kind)
-{
-	struct dumped_file *n = realloc(fdd->seen,
-					(fdd->n_seen + 1) * sizeof(*n));
+/* libbsd leaves __unused undefined, which RB_GENERATE_STATIC needs */
+RB_GENERATE_INTERNAL(desc_tree, dumped_file, node, desc_cmp,
+		     __attribute__((unused)) static)
 
-	if (!n) {
-		pr_err("Out of memory dumping fd %d\n", fd);
-		return -1;
-	}
-	fdd->seen = n;
-	n[fdd->n_seen++] = (struct dumped_file){ fdd->t->pid, fd, st->st_dev,
-						 st->st_ino, id, kind };
-	return 0;
+/*
+ * The fd's description: the one dumped before that it shares (*found set),
+ * or a new node, already in the tree, that the caller dumps. NULL: failed.
+ */
+static struct dumped_file *desc_lookup(struct files_dumper *fdd, int fd,
+				       const struct stat *st, int *found)
+{
+	struct dumped_file *n, *old;
+
+	n = arena_alloc(&fdd->arena, sizeof(*n));
+	if (!n)
+		return NULL;
+	*n = (struct dumped_file){ .pid = fdd->t->pid, .fd = fd,
+				   .dev = st->st_dev, .ino = st->st_ino };
+	old = RB_INSERT(desc_tree, &fdd->descs, n);
+	if (kcmp_failed)
+		return NULL;
+	*found = old != NULL;
+	return old ? old : n;
 }
 
 /* mem char devices (major 1) that reopen to the same thing by path */
@@ -116,6 +139,13 @@ static const char *fd_kind(mode_t mode, const char *link)
  */
 static const struct fd_kind *const fd_kinds[] = {
 	&pipe_kind,
+	&eventfd_kind,
+	&epoll_kind,
+	&signalfd_kind,
+	&timerfd_kind,
+	&inotify_kind,
+	&tty_kind,
+	&inet_sk_kind,
 	&reg_file_kind,
 };
 
@@ -129,6 +159,26 @@ static const struct fd_kind *fd_kind_of(FdType type)
 	return NULL;
 }
 
+/* Is LINK (readlink of an fd) anon_inode:[NAME] (inotify: no brackets)? */
+static int fd_is_anon(const char *link, const char *name)
+{
+	size_t len = strlen(name);
+	int br;
+
+	if (strncmp(link, "anon_inode:", 11))
+		return 0;
+	link += 11;
+	br = link[0] == '[';
+	return !strncmp(link + br, name, len) &&
+	       !strcmp(link + br + len, br ? "]" : "");
+}
+
+static int kind_match(const struct fd_kind *k, const struct stat *st,
+		      const char *link)
+{
+	return k->anon ? fd_is_anon(link, k->anon) : k->match(st, link);
+}
+
 /* The kind that dumps this fd, or NULL: refused, naming task, fd and kind. */
 static const struct fd_kind *fd_kind_match(pid_t pid, int fd,
 					   const struct stat *st,
@@ -137,7 +187,7 @@ static const struct fd_kind *fd_kind_match(pid_t pid, int fd,
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(fd_kinds); i++)
-		if (fd_kinds[i]->match(st, link))
+		if (kind_match(fd_kinds[i], st, link))
 			return fd_kinds[i];
 	pr_err("PID %d: fd %d is a %s (%s), which criu-lite can't dump yet\n",
 	       pid, fd, fd_kind(st->st_mode, link), link);
@@ -204,6 +254,7 @@ static int reg_match(const struct stat *st, const char *link)
 
 static int reg_dump_start(int dirfd)
 {
+	deleted_dump_start(dirfd);
 	reg_img = create_image(dirfd, IMG_REG_FILES, 0);
 	return reg_img ? 0 : -1;
 }
@@ -213,20 +264,19 @@ static int reg_dump_finish(void)
 	int ret = img_close_write(reg_img);
 
 	reg_img = NULL;
-	return ret;
+	return deleted_dump_finish() || ret ? -1 : 0;
 }
 
 static int reg_dump(const struct fd_dump_ctx *c)
 {
 	RegFileEntry rf = REG_FILE_ENTRY__INIT;
+	char path[PATH_MAX];
 
-	if (strstr(c->link, " (deleted)")) {
-		pr_err("PID %d: fd %d is the deleted file %s, which criu-lite can't dump yet\n",
-		       c->t->pid, c->fd, c->link);
-		return -1;
-	}
-	rf.id = c->id;
 	rf.path = (char *)c->link;
+	if (deleted_link(c->link) &&
+	    deleted_dump(c, &rf, path, sizeof(path)))
+		return -1;
+	rf.id = c->id;
 	rf.flags = c->fi->flags & ~O_CLOEXEC;
 	rf.pos = c->fi->pos;
 	rf.mode = c->st->st_mode;
@@ -270,12 +320,13 @@ static int add_fdinfo(struct files_dumper *fdd, int fd, int cloexec,
 static int dump_one_fd(pid_t pid, int fd, void *arg)
 {
 	struct files_dumper *fdd = arg;
-	const struct dumped_file *df;
+	struct dumped_file *df;
 	const struct fd_kind *kind;
 	char name[64], link[4096];
 	struct fd_dump_ctx c;
 	struct proc_fdinfo fi;
 	struct stat st;
+	int found;
 
 	snprintf(name, sizeof(name), "fd/%d", fd);
 	if (proc_readlink(pid, name, link, sizeof(link)))
@@ -288,12 +339,19 @@ static int dump_one_fd(pid_t pid, int fd, void *arg)
 	kind = fd_kind_match(pid, fd, &st, link);
 	if (!kind || proc_parse_fdinfo(pid, fd, &fi))
 		return -1;
-	df = shared_file(fdd, fd, &st);
-	if (df)
+	df = desc_lookup(fdd, fd, &st, &found);
+	if (!df)
+		return -1;
+	c = (struct fd_dump_ctx){ fdd->tree, fdd->t, fd, link, &st, &fi,
+				  found ? df->id : ++fdd->next_id };
+	if (fi.n_locks && file_locks_dump_fd(&c, !found))
+		return -1;
+	if (found)
 		return add_fdinfo(fdd, fd, !!(fi.flags & O_CLOEXEC),
 				  df->kind->type, df->id);
-	c = (struct fd_dump_ctx){ fdd->t, fd, link, &st, &fi, ++fdd->next_id };
-	if (kind->dump(&c) || remember_file(fdd, fd, &st, c.id, kind))
+	df->id = c.id;
+	df->kind = kind;
+	if (kind->dump(&c))
 		return -1;
 	pr_debug("PID %d: fd %d -> %s %s flags %#o pos %" PRIu64 "\n", pid,
 		 fd, kind->name, link, fi.flags, fi.pos);
@@ -324,16 +382,42 @@ static int cmp_fd_tables(const void *a, const void *b)
 	return r == 1 ? -1 : r == 2 ? 1 : 0;
 }
 
+/* The first of the processes that share T's fd table through parents. */
+static const struct dump_task *table_owner(const struct dump_task *t)
+{
+	while (t->files_of)
+		t = t->parent;
+	return t;
+}
+
 /*
  * Processes sharing one fd table (clone(CLONE_FILES) without CLONE_THREAD)
- * would come back with a table each: refused until restore can share them.
+ * come back sharing it if each shares its parent's: restore clones such a
+ * child with CLONE_FILES, and only the first of them has its fds dumped.
+ * Any other sharing (between siblings, say) is refused.
  */
-static int check_shared_tables(struct dump_tree *tree)
+static int mark_shared_tables(struct dump_tree *tree)
 {
 	struct dump_task **v;
 	size_t i, n = 0;
+	long r;
 	int ret = 0;
 
+	for (i = 0; i < tree->n; i++) {
+		struct dump_task *t = tree->tasks[i];
+
+		t->files_of = 0;
+		if (t->zombie || !t->parent || t->parent->zombie)
+			continue;
+		r = syscall(SYS_kcmp, t->parent->pid, t->pid, KCMP_FILES, 0, 0);
+		if (r < 0) {
+			pr_perror("PID %d: can't compare its fd table with its parent's",
+				  t->pid);
+			return -1;
+		}
+		if (r == 0)
+			t->files_of = t->parent->pid;
+	}
 	v = malloc(tree->n * sizeof(*v));
 	if (!v) {
 		pr_err("Out of memory comparing fd tables\n");
@@ -345,9 +429,9 @@ static int check_shared_tables(struct dump_tree *tree)
 	qsort(v, n, sizeof(*v), cmp_fd_tables);
 	for (i = 1; i < n && !ret; i++) {
 		if (syscall(SYS_kcmp, v[i - 1]->pid, v[i]->pid, KCMP_FILES, 0,
-			    0))
+			    0) || table_owner(v[i - 1]) == table_owner(v[i]))
 			continue;
-		pr_err("PID %d shares its fd table with PID %d (clone CLONE_FILES), which criu-lite can't dump yet\n",
+		pr_err("PID %d shares its fd table with PID %d (clone CLONE_FILES), but not through its parent: criu-lite can't restore that\n",
 		       v[i]->pid, v[i - 1]->pid);
 		ret = -1;
 	}
@@ -355,16 +439,53 @@ static int check_shared_tables(struct dump_tree *tree)
 	return ret;
 }
 
+int fd_image_write(struct fd_image *im, const ProtobufCMessage *msg)
+{
+	return img_write_msg(im->img, msg);
+}
+
+static int kinds_dump_tree(const struct dump_tree *tree)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(fd_kinds); i++)
+		if (fd_kinds[i]->dump_tree && fd_kinds[i]->dump_tree(tree))
+			return -1;
+	return 0;
+}
+
 /* The kinds' images, I of them opened: closed again. */
 static int kinds_dump_finish(size_t n)
 {
+	const struct fd_kind *k;
 	int ret = 0;
 	size_t i;
 
-	for (i = 0; i < n; i++)
-		if (fd_kinds[i]->dump_finish && fd_kinds[i]->dump_finish())
+	for (i = 0; i < n; i++) {
+		k = fd_kinds[i];
+		if (k->dump_finish && k->dump_finish())
 			ret = -1;
+		if (k->image && img_close_write(k->image->img))
+			ret = -1;
+		if (k->image)
+			k->image->img = NULL;
+	}
 	return ret;
+}
+
+static int kind_dump_start(const struct fd_kind *k, int dirfd)
+{
+	if (k->image) {
+		k->image->img = create_image(dirfd, k->image->kind, 0);
+		if (!k->image->img)
+			return -1;
+	}
+	if (k->dump_start && k->dump_start(dirfd)) {
+		if (k->image)
+			img_close_write(k->image->img);
+		return -1;
+	}
+	return 0;
 }
 
 static int kinds_dump_start(int dirfd)
@@ -372,33 +493,62 @@ static int kinds_dump_start(int dirfd)
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(fd_kinds); i++)
-		if (fd_kinds[i]->dump_start && fd_kinds[i]->dump_start(dirfd)) {
+		if (kind_dump_start(fd_kinds[i], dirfd)) {
 			kinds_dump_finish(i);
 			return -1;
 		}
 	return 0;
 }
 
+void files_dump_release(int kill)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(fd_kinds); i++)
+		if (fd_kinds[i]->dump_release)
+			fd_kinds[i]->dump_release(kill);
+}
+
+void files_dump_unlock(int kill)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(fd_kinds); i++)
+		if (fd_kinds[i]->dump_unlock)
+			fd_kinds[i]->dump_unlock(kill);
+}
+
 /* One image (or two) per kind for the tree, one fdinfo image per process. */
 int files_dump(int dirfd, struct dump_tree *tree)
 {
-	struct files_dumper fdd = {};
+	struct files_dumper fdd = { .descs = RB_INITIALIZER(&fdd.descs) };
 	size_t i;
 	int ret = 0;
 
-	if (check_shared_tables(tree) || kinds_dump_start(dirfd))
+	kcmp_failed = 0;
+	if (mark_shared_tables(tree) || kinds_dump_start(dirfd))
 		return -1;
+	fdd.tree = tree;
+	if (file_locks_dump_start(dirfd)) {
+		kinds_dump_finish(ARRAY_SIZE(fd_kinds));
+		return -1;
+	}
 	for (i = 0; i < tree->n && !ret; i++) {
 		if (tree->tasks[i]->zombie)
 			continue;
 		fdd.t = tree->tasks[i];
 		fdd.cap = 0;
-		ret = proc_for_each_fd(fdd.t->pid, dump_one_fd, &fdd);
+		/* a table shared with the parent is the parent's: dumped there */
+		if (!fdd.t->files_of)
+			ret = proc_for_each_fd(fdd.t->pid, dump_one_fd, &fdd);
 		if (!ret)
 			ret = fdinfo_write(dirfd, fdd.t);
 	}
-	free(fdd.seen);
-	if (kinds_dump_finish(ARRAY_SIZE(fd_kinds)) || ret)
+	arena_free(&fdd.arena);
+	if (!ret)
+		ret = kinds_dump_tree(tree);
+	if (file_locks_dump_finish() | kinds_dump_finish(ARRAY_SIZE(fd_kinds)) ||
+	    ret)
 		return -1;
 	return 0;
 }
@@ -436,21 +586,34 @@ static struct {
 	int ctl;		/* criu-lite's pidfd, as every task inherited it */
 } descs = { .ctl = -1 };
 
+static int cmp_reg_id(const void *a, const void *b)
+{
+	uint32_t x = (*(RegFileEntry *const *)a)->id;
+	uint32_t y = (*(RegFileEntry *const *)b)->id;
+
+	return x < y ? -1 : x > y;
+}
+
+/* sorted by id: a lookup per fd stays cheap with 10,000 of them */
 static int reg_load(int dirfd)
 {
-	return files_load_msgs(dirfd, IMG_REG_FILES,
-			       &reg_file_entry__descriptor,
-			       (void ***)&reg_files, &n_reg_files);
+	if (files_load_msgs(dirfd, IMG_REG_FILES, &reg_file_entry__descriptor,
+			    (void ***)&reg_files, &n_reg_files))
+		return -1;
+	if (n_reg_files)
+		qsort(reg_files, n_reg_files, sizeof(*reg_files), cmp_reg_id);
+	return deleted_load(dirfd, reg_files, n_reg_files);
 }
 
 static const RegFileEntry *reg_file_find(uint32_t id)
 {
-	size_t i;
+	RegFileEntry key = { .id = id }, *kp = &key, **r;
 
-	for (i = 0; i < n_reg_files; i++)
-		if (reg_files[i]->id == id)
-			return reg_files[i];
-	return NULL;
+	if (!n_reg_files)
+		return NULL;
+	r = bsearch(&kp, reg_files, n_reg_files, sizeof(*reg_files),
+		    cmp_reg_id);
+	return r ? *r : NULL;
 }
 
 static int validate_reg(const struct rst_task *t, const FdinfoEntry *fe)
@@ -463,9 +626,11 @@ static int validate_reg(const struct rst_task *t, const FdinfoEntry *fe)
 		       t->pid, fe->fd, fe->id);
 		return -1;
 	}
+	if (rf->has_contents_id)
+		return deleted_validate(t, fe, rf);
 	if (stat(rf->path, &st)) {
-		pr_perror("PID %d: fd %u: can't find %s", t->pid, fe->fd,
-			  rf->path);
+		pr_perror("PID %d: fd %u: can't find %s (it was there at dump)",
+			  t->pid, fe->fd, rf->path);
 		return -1;
 	}
 	if ((st.st_mode & S_IFMT) != (rf->mode & S_IFMT)) {
@@ -473,10 +638,76 @@ static int validate_reg(const struct rst_task *t, const FdinfoEntry *fe)
 		       t->pid, fe->fd, rf->path);
 		return -1;
 	}
-	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size < rf->pos)
-		pr_warn("PID %d: fd %u: %s is now %lld bytes, the offset was %llu\n",
+	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size != rf->size)
+		pr_warn("PID %d: fd %u: %s is now %lld bytes, it was %llu at dump (offset %llu)\n",
 			t->pid, fe->fd, rf->path, (long long)st.st_size,
+			(unsigned long long)rf->size,
 			(unsigned long long)rf->pos);
+	return 0;
+}
+
+/* The id of an entry of an fd_image: its field "id". */
+static uint32_t entry_id(const ProtobufCMessage *m)
+{
+	const ProtobufCFieldDescriptor *f =
+		protobuf_c_message_descriptor_get_field_by_name(m->descriptor,
+								"id");
+
+	return *(const uint32_t *)((const char *)m + f->offset);
+}
+
+static int cmp_entry_id(const void *a, const void *b)
+{
+	uint32_t x = entry_id(*(ProtobufCMessage *const *)a);
+	uint32_t y = entry_id(*(ProtobufCMessage *const *)b);
+
+	return x < y ? -1 : x > y;
+}
+
+ssize_t fd_image_pos(const struct fd_image *im, uint32_t id)
+{
+	size_t lo = 0, hi = im->n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		uint32_t got = entry_id(im->v[mid]);
+
+		if (got == id)
+			return mid;
+		if (got < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+const void *fd_image_find(const struct fd_image *im, uint32_t id)
+{
+	ssize_t pos = fd_image_pos(im, id);
+
+	return pos < 0 ? NULL : im->v[pos];
+}
+
+/* An image of entries by id; absent in a dump made before the kind was. */
+static int fd_image_load(struct fd_image *im, int dirfd)
+{
+	const struct img_kind *ik = &img_kinds[im->kind];
+	size_t i;
+
+	if (!files_image_exists(dirfd, im->kind))
+		return 0;
+	if (files_load_msgs(dirfd, im->kind, ik->entry, (void ***)&im->v,
+			    &im->n))
+		return -1;
+	if (im->n > 1)
+		qsort(im->v, im->n, sizeof(*im->v), cmp_entry_id);
+	for (i = 1; i < im->n; i++)
+		if (entry_id(im->v[i - 1]) == entry_id(im->v[i])) {
+			pr_err("Image %s: description %u appears twice\n",
+			       ik->fmt, entry_id(im->v[i]));
+			return -1;
+		}
 	return 0;
 }
 
@@ -484,15 +715,32 @@ static int validate_reg(const struct rst_task *t, const FdinfoEntry *fe)
 static int kinds_load(int dirfd)
 {
 	static int loaded;
+	const struct fd_kind *k;
 	size_t i;
 
 	if (loaded)
 		return 0;
 	loaded = 1;
-	for (i = 0; i < ARRAY_SIZE(fd_kinds); i++)
-		if (fd_kinds[i]->load && fd_kinds[i]->load(dirfd))
+	for (i = 0; i < ARRAY_SIZE(fd_kinds); i++) {
+		k = fd_kinds[i];
+		if (k->image && fd_image_load(k->image, dirfd))
 			return -1;
-	return 0;
+		if (k->load && k->load(dirfd))
+			return -1;
+	}
+	return file_locks_load(dirfd);
+}
+
+static int kind_validate(const struct fd_kind *k, const struct rst_task *t,
+			 const FdinfoEntry *fe)
+{
+	if (k->image && !fd_image_find(k->image, fe->id)) {
+		pr_err("PID %d: fd %u refers to %s %u, which %s does not have\n",
+		       t->pid, fe->fd, k->name, fe->id,
+		       img_kinds[k->image->kind].fmt);
+		return -1;
+	}
+	return k->validate ? k->validate(t, fe) : 0;
 }
 
 int files_validate(int dirfd, struct rst_task *t)
@@ -501,6 +749,11 @@ int files_validate(int dirfd, struct rst_task *t)
 
 	if (kinds_load(dirfd))
 		return -1;
+	if (t->pe->files_of && t->n_fds) {
+		pr_err("PID %d shares the fd table of PID %u, yet has fds of its own in fdinfo-%d.img\n",
+		       t->pid, t->pe->files_of, t->pid);
+		return -1;
+	}
 	for (i = 0; i < t->n_fds; i++) {
 		const FdinfoEntry *fe = t->fds[i];
 		const struct fd_kind *kind = fd_kind_of(fe->type);
@@ -510,7 +763,7 @@ int files_validate(int dirfd, struct rst_task *t)
 			       fe->fd, fe->type);
 			return -1;
 		}
-		if (kind->validate(t, fe))
+		if (kind_validate(kind, t, fe))
 			return -1;
 	}
 	return 0;
@@ -523,11 +776,17 @@ static int reg_open(const struct rst_task *t, const FdinfoEntry *fe)
 	int flags = rf->flags & ~(O_CREAT | O_TRUNC | O_EXCL | O_NOCTTY);
 	int fd;
 
-	fd = open(rf->path, flags | O_CLOEXEC);
-	if (fd < 0) {
-		pr_perror("PID %d: can't reopen %s for fd %u", t->pid, rf->path,
-			  fe->fd);
-		return -1;
+	if (rf->has_contents_id) {
+		fd = deleted_open(t, fe, rf, flags);
+		if (fd < 0)
+			return -1;
+	} else {
+		fd = open(rf->path, flags | O_CLOEXEC);
+		if (fd < 0) {
+			pr_perror("PID %d: can't reopen %s for fd %u", t->pid,
+				  rf->path, fe->fd);
+			return -1;
+		}
 	}
 	if (!S_ISCHR(rf->mode) && rf->pos &&
 	    lseek(fd, rf->pos, SEEK_SET) != (off_t)rf->pos) {
@@ -611,6 +870,8 @@ int files_create(struct rst_tree *tree)
 			if (fd < 0)
 				return -1;
 			descs.fd[fe->id] = fd;
+			if (file_locks_restore_desc(fe->id, fd))
+				return -1;
 		}
 	}
 	return 0;
@@ -630,6 +891,16 @@ void files_release(void)
 	for (i = 0; i < ARRAY_SIZE(fd_kinds); i++)
 		if (fd_kinds[i]->release)
 			fd_kinds[i]->release();
+	file_locks_release();
+}
+
+void files_restored(void)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(fd_kinds); i++)
+		if (fd_kinds[i]->restored)
+			fd_kinds[i]->restored();
 }
 
 /* Close every fd the task inherited from the restorer, but criu-lite's pidfd. */
@@ -637,6 +908,9 @@ int files_close_inherited(struct rst_task *t)
 {
 	long ret = 0;
 
+	/* the parent's table, in place already: the parent closed them */
+	if (t->pe->files_of)
+		return 0;
 	if (descs.ctl > 0 &&
 	    remote_syscall(&t->remote, &ret, SYS_close_range, 0, descs.ctl - 1,
 			   0, 0, 0, 0))
@@ -652,7 +926,7 @@ int files_close_inherited(struct rst_task *t)
 	return 0;
 }
 
-static long fcall(struct rst_task *t, long nr, long a1, long a2, long a3)
+long fcall(struct rst_task *t, long nr, long a1, long a2, long a3)
 {
 	long ret;
 
@@ -663,7 +937,9 @@ static long fcall(struct rst_task *t, long nr, long a1, long a2, long a3)
 
 static const char *desc_name(const FdinfoEntry *fe, char *buf, size_t size)
 {
-	return fd_kind_of(fe->type)->describe(fe->id, buf, size);
+	const struct fd_kind *k = fd_kind_of(fe->type);
+
+	return k->describe ? k->describe(fe->id, buf, size) : k->name;
 }
 
 static const char *reg_describe(uint32_t id, char *buf, size_t size)
@@ -686,6 +962,7 @@ const struct fd_kind reg_file_kind = {
 	.validate = validate_reg,
 	.open = reg_open,
 	.describe = reg_describe,
+	.release = deleted_release,
 };
 
 /* Each kind's work once the task holds its whole table. */
@@ -699,38 +976,28 @@ static int kinds_restore_task(struct rst_task *t)
 	return 0;
 }
 
-/* An fd sharing its file description with an earlier one is a dup of it. */
-static int restore_dup_fd(struct rst_task *t, const FdinfoEntry *fe, size_t idx)
-{
-	size_t i;
-	long ret;
-
-	for (i = 0; i < idx; i++) {
-		if (t->fds[i]->id != fe->id)
-			continue;
-		ret = fcall(t, SYS_dup3, t->fds[i]->fd, fe->fd,
-			    fe->cloexec ? O_CLOEXEC : 0);
-		if (ret < 0) {
-			errno = -ret;
-			pr_perror("PID %d: can't dup fd %u to %u", t->pid,
-				  t->fds[i]->fd, fe->fd);
-			return -1;
-		}
-		return 1;
-	}
-	return 0;
-}
-
-/* Take criu-lite's copy of the description through the pidfd in slot CTL. */
-static int restore_one_fd(struct rst_task *t, const FdinfoEntry *fe, size_t idx,
-			  int ctl)
+/*
+ * An fd sharing its file description with an earlier fd of the task is a
+ * dup of that one. FIRST: by id, the task's first fd of it, or -1.
+ */
+static int restore_one_fd(struct rst_task *t, const FdinfoEntry *fe,
+			  int *first, int ctl)
 {
 	char name[64];
 	long fd, ret;
 
-	ret = restore_dup_fd(t, fe, idx);
-	if (ret)
-		return ret < 0 ? -1 : 0;
+	if (first[fe->id] >= 0) {
+		ret = fcall(t, SYS_dup3, first[fe->id], fe->fd,
+			    fe->cloexec ? O_CLOEXEC : 0);
+		if (ret < 0) {
+			errno = -ret;
+			pr_perror("PID %d: can't dup fd %d to %u", t->pid,
+				  first[fe->id], fe->fd);
+			return -1;
+		}
+		return 0;
+	}
+	first[fe->id] = fe->fd;
 	fd = fcall(t, __NR_pidfd_getfd, ctl, descs.fd[fe->id], 0);
 	if (fd < 0) {
 		errno = -fd;
@@ -822,11 +1089,22 @@ static int files_source(struct rst_task *t, int ctl)
  */
 int files_restore(struct rst_task *t, int dirfd)
 {
-	int ctl = descs.ctl, src, ret = 0;
+	int ctl = descs.ctl, src, ret = 0, *first;
 	size_t i;
 	long r;
 
 	(void)dirfd;
+	/* the parent's table: restored with the parent's */
+	if (t->pe->files_of)
+		return 0;
+	first = malloc(descs.n * sizeof(*first));
+	if (!first) {
+		pr_err("PID %d: out of memory for %zu descriptions\n", t->pid,
+		       descs.n);
+		return -1;
+	}
+	for (i = 0; i < descs.n; i++)
+		first[i] = -1;
 	if (in_table(t, ctl)) {
 		ctl = free_slot(t);
 		r = fcall(t, SYS_dup3, descs.ctl, ctl, O_CLOEXEC);
@@ -839,12 +1117,14 @@ int files_restore(struct rst_task *t, int dirfd)
 		fcall(t, SYS_close, descs.ctl, 0, 0);
 	}
 	src = files_source(t, ctl);
+	for (i = 0; src >= 0 && i < t->n_fds && !ret; i++)
+		ret = restore_one_fd(t, t->fds[i], first, src);
+	free(first);
 	if (src < 0)
 		return -1;
-	for (i = 0; i < t->n_fds && !ret; i++)
-		ret = restore_one_fd(t, t->fds[i], i, src);
 	if (src != ctl)
 		fcall(t, SYS_close, src, 0, 0);
 	fcall(t, SYS_close, ctl, 0, 0);
-	return ret ? -1 : kinds_restore_task(t);
+	/* POSIX locks last: closing any fd of a file would drop them */
+	return ret || kinds_restore_task(t) ? -1 : file_locks_restore_task(t);
 }

@@ -84,7 +84,12 @@ static int vma_classify(const struct proc_vma *pv, VmaEntry *ve, pid_t pid)
 		/* its fd may be closed: the object is dumped from the mapping */
 		ve->kind = VMA_KIND__VMA_FILE;
 		ve->has_shm_id = 1;
-	} else if (p[0] == '/' && !strstr(p, " (deleted)")) {
+	} else if (p[0] == '/' && strstr(p, " (deleted)")) {
+		/* its contents would have to come back before the mapping */
+		pr_err("PID %d: mapping %" PRIx64 "-%" PRIx64 " is of the deleted file %s, which criu-lite can't dump yet (deleted files are dumped as fds only)\n",
+		       pid, pv->start, pv->end, p);
+		return -1;
+	} else if (p[0] == '/') {
 		ve->kind = VMA_KIND__VMA_FILE;
 	} else {
 		pr_err("PID %d: mapping %" PRIx64 "-%" PRIx64 " of \"%s\" is not supported yet\n",

@@ -19,6 +19,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "async-writer.h"
 #include "crc32c.h"
 #include "images.h"
 #include "log.h"
@@ -40,7 +41,8 @@ struct pages_dumper {
 	struct dump_task *t;
 	int pages_fd;
 	int mem_fd;
-	unsigned char *buf;
+	struct async_writer *aw;	/* checksums and writes the buffers */
+	unsigned char *buf;		/* the one being filled */
 	struct iovec riov[IOV_BATCH];
 	uint8_t pinnable[IOV_BATCH];	/* riov[i] may be read by pinning */
 	int niov;
@@ -164,7 +166,6 @@ static int read_pinned(struct pages_dumper *pd, int first, int n,
 static int flush_pages(struct pages_dumper *pd)
 {
 	size_t off = 0;
-	ssize_t n;
 	int i, j;
 
 	for (i = 0; i < pd->niov; i = j) {
@@ -183,24 +184,36 @@ static int flush_pages(struct pages_dumper *pd)
 			return -1;
 		off += len;
 	}
+	/* here, not in the writer: it has the page cache to fill */
 	if (crc32c_stream_add(&pd->crc, pd->buf, pd->buffered)) {
 		pr_err("Out of memory for the checksums of PID %d's pages\n",
 		       pd->t->pid);
 		return -1;
 	}
-	for (off = 0; off < pd->buffered;) {
-		n = write(pd->pages_fd, pd->buf + off, pd->buffered - off);
+	aw_submit(pd->aw, pd->buffered);
+	pd->written += pd->buffered;
+	pd->niov = 0;
+	pd->buffered = 0;
+	progress("Dumping memory", pd->written, 0, pd->start_us);
+	pd->buf = aw_buffer(pd->aw);
+	return pd->buf ? 0 : -1;
+}
+
+/* In the writer thread, while the next buffer is read from the task. */
+static int pages_sink(void *arg, const void *buf, size_t len)
+{
+	struct pages_dumper *pd = arg;
+	size_t off;
+	ssize_t n;
+
+	for (off = 0; off < len; off += n) {
+		n = write(pd->pages_fd, (const char *)buf + off, len - off);
 		if (n < 0) {
 			pr_perror("Can't write the pages image of PID %d",
 				  pd->t->pid);
 			return -1;
 		}
-		off += n;
 	}
-	pd->written += pd->buffered;
-	pd->niov = 0;
-	pd->buffered = 0;
-	progress("Dumping memory", pd->written, 0, pd->start_us);
 	return 0;
 }
 
@@ -315,8 +328,6 @@ static int dump_batch(struct pages_dumper *pd, VmaEntry *v, uint64_t addr,
 	enum page_class run_class = PAGE_NONE, c;
 	uint64_t i, run = 0;
 
-	pd->use_prev = pd->t->track &&
-		       track_batch_mask(pd->t, v, addr, nr, pme, pd->prev_ok);
 	for (i = 0; i <= nr; i++) {
 		c = i < nr ? page_classify(pd, v, pme, i) : PAGE_NONE;
 		if (run && c == run_class) {
@@ -350,7 +361,13 @@ static int dump_vma_pages(struct pages_dumper *pd, int pm_fd, VmaEntry *v,
 		} else if (pagemap_read_entries(pm_fd, addr, nr, pme) < 0) {
 			return -1;
 		}
-		if (dump_cancelled() || coldmark_classify(&pd->cm, v, pme, nr))
+		pd->use_prev = pd->t->track &&
+			       track_batch_mask(pd->t, v, addr, nr, pme,
+						pd->prev_ok);
+		/* what the previous dump holds keeps the temperature it had */
+		if (dump_cancelled() ||
+		    coldmark_classify(&pd->cm, v, addr, pme,
+				      pd->use_prev ? pd->prev_ok : NULL, nr))
 			return -1;
 		if (v->cow && pagemap_read_entries(pd->parent_pm_fd, addr, nr,
 						   pd->parent_pme) < 0)
@@ -500,10 +517,12 @@ int pages_dump(int dirfd, struct dump_task *t, struct dump_stats *st)
 		return -1;
 	}
 	pm_fd = pagemap_open(t->pid);
-	pd.buf = aligned_alloc(pd.page, COPY_BUF_SIZE);
+	pd.aw = aw_start(COPY_BUF_SIZE, pages_sink, &pd);
+	pd.buf = pd.aw ? aw_buffer(pd.aw) : NULL;
 	pme = malloc(PM_BATCH * sizeof(*pme));
 	pd.prev_ok = malloc(PM_BATCH);
-	if (coldmark_dump_init(&pd.cm, t->pid, PM_BATCH) || pm_fd < 0 ||
+	if (coldmark_dump_init(&pd.cm, t->pid, PM_BATCH) ||
+	    track_prev_temps(t, &pd.cm) || pm_fd < 0 ||
 	    !pd.buf || !pme || !pd.prev_ok) {
 		pr_err("Can't set up the memory dump of PID %d\n", t->pid);
 		goto out;
@@ -518,6 +537,10 @@ int pages_dump(int dirfd, struct dump_task *t, struct dump_stats *st)
 	}
 	if (flush_pages(&pd))
 		goto out;
+	ret = aw_finish(pd.aw);
+	pd.aw = NULL;
+	if (ret)
+		goto out;
 	progress_done();
 	st->pages_skipped = st->pages_scanned - st->pages_written -
 			    st->pages_in_prev;
@@ -529,6 +552,8 @@ int pages_dump(int dirfd, struct dump_task *t, struct dump_stats *st)
 	if (!ret)
 		ret = coldmark_dump_finish(&pd.cm, t);
 out:
+	/* the thread may still write: stop it before the buffers go */
+	aw_finish(pd.aw);
 	st->memdump_us += now_us() - t0;
 	if (pm_fd >= 0)
 		close(pm_fd);
@@ -544,7 +569,6 @@ out:
 	}
 	free(pme);
 	free(pd.prev_ok);
-	free(pd.buf);
 	free(pd.runs);
 	coldmark_dump_free(&pd.cm);
 	return ret;
@@ -662,6 +686,25 @@ int pagemap_load(int dirfd, unsigned int id, struct rst_run **runs, size_t *n)
 	}
 	*runs = v;
 	return 0;
+}
+
+/* The temperature runs of a pagemap, at their addresses. */
+int pagemap_load_temps(int dirfd, unsigned int id, struct cold_runs *runs)
+{
+	struct pages_reader pr;
+	PagemapEntry *pe;
+	int ret;
+
+	if (pagemap_open_read(dirfd, id, &pr))
+		return -1;
+	while ((ret = pagemap_next(&pr, &pe)) == 1) {
+		ret = coldmark_runs_add_entry(runs, pe);
+		protobuf_c_message_free_unpacked(&pe->base, NULL);
+		if (ret)
+			break;
+	}
+	pagemap_close_read(&pr);
+	return ret;
 }
 
 /* Every run lies in one VMA that has contents; counts match the pages file. */
@@ -813,15 +856,20 @@ void pages_crc_free(struct pages_crc *c)
 	c->ok = NULL;
 	c->buf = NULL;
 }
+/*
+ * The image is mapped a window at a time, not read: its pages are in the
+ * page cache already (tmpfs, or the dump just wrote them), and a read()
+ * would copy every byte once more before the restore copies it again.
+ */
+#define VERIFY_WINDOW	(64ULL << 20)
 
 int pages_file_verify(int dirfd, const char *name, uint32_t block,
 		      const uint32_t *crcs, size_t n)
 {
-	uint64_t off = 0, size;
-	unsigned char *buf;
+	uint64_t off, size, win;
 	struct stat st;
 	int fd, ret = -1;
-	size_t i;
+	size_t i = 0;
 
 	if (!n)
 		return 0;
@@ -836,24 +884,34 @@ int pages_file_verify(int dirfd, const char *name, uint32_t block,
 		       name, n, block, size);
 		goto out_fd;
 	}
-	buf = malloc((size_t)block * VERIFY_CHUNK);
-	if (!buf)
-		goto out_fd;
-	for (i = 0; i < n; i += VERIFY_CHUNK, off += (uint64_t)block * VERIFY_CHUNK) {
-		size_t len = size - off < (uint64_t)block * VERIFY_CHUNK ?
-				     size - off : (size_t)block * VERIFY_CHUNK;
-		ssize_t got = pread(fd, buf, len, off);
+	/* whole groups of VERIFY_CHUNK blocks in each window */
+	win = VERIFY_WINDOW - VERIFY_WINDOW % ((uint64_t)block * VERIFY_CHUNK);
+	if (!win)
+		win = (uint64_t)block * VERIFY_CHUNK;
+	for (off = 0; off < size; off += win) {
+		uint64_t len = size - off < win ? size - off : win, o;
+		unsigned char *m = mmap(NULL, len, PROT_READ,
+					MAP_PRIVATE | MAP_POPULATE, fd, off);
 
-		if (got != (ssize_t)len) {
-			pr_perror("Image %s: can't read %zu bytes at %" PRIu64,
+		if (m == MAP_FAILED) {
+			pr_perror("Image %s: can't map %" PRIu64 " bytes at %" PRIu64,
 				  name, len, off);
-			break;
+			goto out_fd;
 		}
-		if (verify_chunk(name, buf, len, block, crcs + i, off))
-			break;
+		for (o = 0; o < len; o += (uint64_t)block * VERIFY_CHUNK) {
+			size_t l = len - o < (uint64_t)block * VERIFY_CHUNK ?
+					   len - o : (size_t)block * VERIFY_CHUNK;
+
+			if (verify_chunk(name, m + o, l, block, crcs + i,
+					 off + o))
+				break;
+			i += VERIFY_CHUNK;
+		}
+		munmap(m, len);
+		if (o < len)
+			goto out_fd;
 	}
-	ret = i < n ? -1 : 0;
-	free(buf);
+	ret = 0;
 out_fd:
 	if (fd >= 0)
 		close(fd);

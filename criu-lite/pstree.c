@@ -28,8 +28,7 @@
 /* a zombie holding a PID is normally reaped within PID 1's ~2 s cycle */
 #define ZOMBIE_WAIT_MS	5000
 
-static const struct dump_task *tree_find(const struct dump_tree *tree,
-					 pid_t pid)
+const struct dump_task *tree_find(const struct dump_tree *tree, pid_t pid)
 {
 	size_t i;
 
@@ -110,6 +109,9 @@ static int pstree_write_one(struct cr_img *img, const struct dump_task *t)
 	}
 	if (t->subreaper)
 		pe.has_child_subreaper = pe.child_subreaper = 1;
+	if (t->files_of)
+		pe.has_files_of = 1;
+	pe.files_of = t->files_of;
 	return img_write_msg(img, &pe.base);
 }
 
@@ -255,6 +257,7 @@ enum rst_step {
 	STEP_SUBREAPER,
 	STEP_REAP,
 	STEP_PREMAP,
+	STEP_CTTY,
 };
 
 struct rst_sync {
@@ -507,6 +510,31 @@ static int plan_group(struct rst_tree *tree, struct rst_node *n)
 	return 0;
 }
 
+/*
+ * A process sharing its parent's fd table is cloned by it with CLONE_FILES:
+ * the parent must be its creator (not a helper it is orphaned from).
+ */
+static int plan_files(const struct rst_tree *tree)
+{
+	size_t i;
+
+	for (i = 0; i < tree->n_entries; i++) {
+		const struct rst_node *n = &tree->nodes[i];
+
+		if (!n->pe->files_of)
+			continue;
+		if (n->kind != NODE_LIVE || !n->creator ||
+		    n->creator->kind != NODE_LIVE ||
+		    n->creator->pid != (pid_t)n->pe->files_of) {
+			pr_err("PID %d shares the fd table of PID %u, which can't create it at restore (its creator is PID %d)\n",
+			       n->pid, n->pe->files_of,
+			       n->creator ? n->creator->pid : 0);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int pstree_plan(struct rst_tree *tree)
 {
 	size_t i, n_entries = tree->n_entries;
@@ -545,7 +573,7 @@ int pstree_plan(struct rst_tree *tree)
 	for (i = 0; i < n_entries; i++)
 		if (plan_group(tree, &tree->nodes[i]))
 			return -1;
-	return 0;
+	return plan_files(tree);
 }
 
 /*
@@ -646,7 +674,8 @@ static void node_spawn(struct rst_tree *tree, struct rst_node *n,
 	pid_t set_tid[PROC_MAX_NS_LEVELS];
 	struct clone_args args = {
 		/* one level deeper: the init of a new PID namespace */
-		.flags = c->level > n->level ? CLONE_NEWPID : 0,
+		.flags = (c->level > n->level ? CLONE_NEWPID : 0) |
+			 (c->pe && c->pe->files_of ? CLONE_FILES : 0),
 		.exit_signal = c->exit_signal,
 		.set_tid = (uint64_t)(uintptr_t)set_tid,
 	};
@@ -750,6 +779,9 @@ static __attribute__((noreturn)) void node_run(struct rst_tree *tree,
 	node_spawn_children(tree, n, 1);
 	if (n->setsid && setsid() < 0)
 		node_fail(tree, n, STEP_SETSID, 0);
+	/* the members of its session inherit its terminal when they fork */
+	if (n->setsid && n->kind == NODE_LIVE && tty_session_start(n->pid))
+		node_fail(tree, n, STEP_CTTY, 0);
 	node_spawn_children(tree, n, 0);
 	if (!n->setsid && n->pgid == n->pid && setpgid(0, 0))
 		node_fail(tree, n, STEP_SETPGID, n->pid);
@@ -798,6 +830,10 @@ static void report_node_error(const struct rst_sync *s)
 		break;
 	case STEP_PREMAP:
 		pr_perror("PID %d: can't map the memory it shares with its children",
+			  s->err_pid);
+		break;
+	case STEP_CTTY:
+		pr_perror("PID %d: can't take its controlling terminal (TIOCSCTTY)",
 			  s->err_pid);
 		break;
 	default:

@@ -506,8 +506,17 @@ static int restore_tree(struct rst_tree *tree)
 	/* after the fork: the tasks need not inherit criu-lite's copies */
 	if (shmem_create(tree, tree->tasks[0].dirfd))
 		return -1;
+	/*
+	 * Processes sharing their parent's fd table first: mapping their files
+	 * opens and closes them in that table, which would drop the POSIX
+	 * locks the parent takes back with the table.
+	 */
 	for (i = 0; i < tree->n_tasks; i++)
-		if (rebuild_task(&tree->tasks[i]))
+		if (tree->tasks[i].pe->files_of && rebuild_task(&tree->tasks[i]))
+			return -1;
+	for (i = 0; i < tree->n_tasks; i++)
+		if (!tree->tasks[i].pe->files_of &&
+		    rebuild_task(&tree->tasks[i]))
 			return -1;
 	/* every task holds its fds: a pipe's other end is theirs alone now */
 	files_release();
@@ -518,6 +527,7 @@ static int restore_tree(struct rst_tree *tree)
 	/* the tree runs: the daemon may prefetch */
 	if (opts.lazy_pages && lazy_go())
 		return -1;
+	files_restored();
 	/* every task maps what it uses now: criu-lite's mappings can go */
 	shmem_release(&tree->shm);
 	write_restore_stats(tree, t0, t_fork);

@@ -58,11 +58,6 @@ static int task_check(struct dump_task *t)
 		       pid, t->status.tgid);
 		return -1;
 	}
-	if (t->stat.tty_nr) {
-		pr_err("PID %d (%s) has a controlling terminal, which is not supported yet\n",
-		       pid, t->stat.comm);
-		return -1;
-	}
 	if (t->status.tracer_pid && t->status.tracer_pid != getpid()) {
 		pr_err("PID %d (%s) is already traced by PID %d\n", pid,
 		       t->stat.comm, t->status.tracer_pid);

@@ -26,6 +26,7 @@ struct dump_task {
 	int subreaper;		/* PR_SET_CHILD_SUBREAPER */
 	int detached;		/* let go already (pre-dump) */
 	struct dump_task *parent;
+	pid_t files_of;		/* shares its parent's fd table: the parent */
 	struct proc_stat stat;
 	struct proc_status status;
 	pid_t *tids;		/* seized threads, the leader first */
@@ -87,6 +88,8 @@ struct coldmark_dump {
 	uint64_t *flags;	/* ... and its kpageflags */
 	struct cold_runs runs;	/* the dumped pages that were not hot */
 	size_t cursor;		/* the first run not yet in a pagemap entry */
+	struct cold_runs prev;	/* incremental: the previous dump's runs */
+	size_t prev_cursor;
 	uint64_t swapped, inactive;
 };
 
@@ -236,6 +239,8 @@ void tree_detach(struct dump_tree *tree);
 int dump_cancelled(void);
 
 /* pstree.c */
+/* The task of the tree at PID, or NULL. */
+const struct dump_task *tree_find(const struct dump_tree *tree, pid_t pid);
 int pstree_check(const struct dump_tree *tree);
 int pstree_dump(int dirfd, const struct dump_tree *tree);
 int pid_wait_free(pid_t pid);
@@ -315,6 +320,7 @@ int pages_crc_init(struct pages_crc *c, const PagemapHead *head,
 int pages_crc_check(struct pages_crc *c, int fd, const char *name,
 		    uint64_t off, uint64_t len);
 void pages_crc_free(struct pages_crc *c);
+int pagemap_load_temps(int dirfd, unsigned int id, struct cold_runs *runs);
 int pages_snapshot(struct dump_task *t);
 
 /* cow.c: private memory still shared copy-on-write across fork */
@@ -332,7 +338,9 @@ void cow_free(struct rst_task *t);
  */
 int coldmark_dump_init(struct coldmark_dump *cm, pid_t pid, size_t batch);
 int coldmark_classify(struct coldmark_dump *cm, const VmaEntry *v,
-		      const uint64_t *pme, size_t nr);
+		      uint64_t addr, const uint64_t *pme,
+		      const uint8_t *prev, size_t nr);
+int coldmark_runs_add_entry(struct cold_runs *runs, const PagemapEntry *pe);
 int coldmark_add(struct coldmark_dump *cm, uint64_t vaddr, size_t first,
 		 size_t nr);
 int coldmark_entry(struct coldmark_dump *cm, PagemapEntry *pe);
@@ -358,7 +366,22 @@ int files_create(struct rst_tree *tree);
 void files_set_ctl(int ctl);
 int files_close_inherited(struct rst_task *t);
 int files_restore(struct rst_task *t, int dirfd);
+/* Syscall NR in restored task T: its result, or -errno. */
+long fcall(struct rst_task *t, long nr, long a1, long a2, long a3);
 void files_release(void);
+/* The restored tree runs. */
+void files_restored(void);
+/* The end of a dump, before and after the tree is killed or let go. */
+void files_dump_release(int kill);
+void files_dump_unlock(int kill);
+/* sockets-inet.c, for check: TCP_REPAIR works; nft adds and deletes tables. */
+int inet_probe_repair(void);
+int inet_probe_nft(void);
+/* sockets-inet.c: the dump worker died before it could clean up. */
+void inet_dump_abandoned(pid_t root);
+
+/* tty.c: in a new session leader, before it forks: its terminal again */
+int tty_session_start(pid_t pid);
 
 /*
  * track.c: incremental dumps. Dump: find which pages were written since the
@@ -374,6 +397,7 @@ enum tracker {
 enum tracker track_probe(void);
 const char *track_name(enum tracker k);
 int track_dump_start(struct dump_tree *tree, int images_dirfd);
+int track_prev_temps(const struct dump_task *t, struct coldmark_dump *cm);
 int track_batch_mask(const struct dump_task *t, const VmaEntry *v,
 		     uint64_t addr, size_t nr, const uint64_t *pme,
 		     uint8_t *prev_ok);

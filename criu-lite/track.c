@@ -580,6 +580,27 @@ static int task_prev_load(struct dump_task *t)
 }
 
 /*
+ * Incremental dump: the temperature the previous dump recorded, for the
+ * pages it holds that were not written since. Reading their page flags
+ * again would cost most of the frozen time of a dump that writes little;
+ * what is lost is a page that was only read since.
+ */
+int track_prev_temps(const struct dump_task *t, struct coldmark_dump *cm)
+{
+	const struct track_task *tt = t->track;
+
+	if (!tt || !tt->prev_mm || !cm->temp)
+		return 0;
+	if (pagemap_load_temps(trk.prev_dirfd, tt->prev_mm->pages_id,
+			       &cm->prev)) {
+		pr_err("Can't read PID %d's page temperature in the previous dump %s\n",
+		       t->pid, opts.prev_dir);
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * A VMA a child has at the same place may be shared with it copy-on-write
  * (pages.c decides page by page, once the child is dumped): restore maps
  * and fills the parent's before the fork from its own pages image only

@@ -82,6 +82,7 @@ int proc_parse_stat_buf(const char *buf, struct proc_stat *st)
 	st->pgid = v[4];
 	st->sid = v[5];
 	st->tty_nr = v[6];
+	st->tpgid = v[7];
 	st->flags = v[8];
 	st->num_threads = v[19];
 	if (i >= 52) {
@@ -423,6 +424,8 @@ int proc_parse_fdinfo_fp(FILE *f, struct proc_fdinfo *fi)
 			seen |= 2;
 		} else if (!strncmp(line, "mnt_id:", 7)) {
 			fi->mnt_id = atoi(line + 7);
+		} else if (!strncmp(line, "lock:", 5)) {
+			fi->n_locks++;
 		}
 	}
 	if (seen != 3) {
@@ -446,6 +449,61 @@ int proc_parse_fdinfo(pid_t pid, int fd, struct proc_fdinfo *fi)
 	fclose(f);
 	if (ret)
 		pr_err("Can't parse /proc/%d/fdinfo/%d\n", pid, fd);
+	return ret;
+}
+
+int proc_parse_lock_line(const char *line, struct proc_lock *lk)
+{
+	char end[24];
+	unsigned long long ino, start;
+	int n;
+
+	memset(lk, 0, sizeof(*lk));
+	n = sscanf(line, " %*d: %7s %11s %7s %d %x:%x:%llu %llu %23s", lk->kind,
+		   lk->mode, lk->type, &lk->pid, &lk->major, &lk->minor, &ino,
+		   &start, end);
+	if (n != 9)
+		return -1;
+	lk->ino = ino;
+	lk->start = start;
+	if (!strcmp(end, "EOF")) {
+		lk->end = PROC_LOCK_EOF;
+	} else {
+		char *e;
+
+		errno = 0;
+		lk->end = strtoull(end, &e, 10);
+		if (errno || *e)
+			return -1;
+	}
+	return 0;
+}
+
+int proc_parse_fd_locks(pid_t pid, int fd,
+			int (*cb)(const struct proc_lock *lk, void *arg),
+			void *arg)
+{
+	char name[64], line[512];
+	struct proc_lock lk;
+	int ret = 0;
+	FILE *f;
+
+	snprintf(name, sizeof(name), "fdinfo/%d", fd);
+	f = proc_fopen(pid, name);
+	if (!f)
+		return -1;
+	while (!ret && fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "lock:", 5))
+			continue;
+		if (proc_parse_lock_line(line + 5, &lk)) {
+			pr_err("Can't parse /proc/%d/fdinfo/%d: %s", pid, fd,
+			       line);
+			ret = -1;
+			break;
+		}
+		ret = cb(&lk, arg);
+	}
+	fclose(f);
 	return ret;
 }
 
@@ -705,3 +763,231 @@ ssize_t kpageflags_read(int fd, uint64_t pfn, size_t nr, uint64_t *out)
 {
 	return read_table(fd, "/proc/kpageflags for PFN", pfn, pfn, nr, out);
 }
+
+int proc_parse_eventfd_fp(FILE *f, struct proc_eventfd *e)
+{
+	char line[512];
+	int seen = 0;
+
+	e->semaphore = -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "eventfd-count: %" SCNx64, &e->count) == 1)
+			seen = 1;
+		else
+			sscanf(line, "eventfd-semaphore: %d", &e->semaphore);
+	}
+	if (!seen)
+		pr_err("fdinfo: no eventfd-count\n");
+	return seen ? 0 : -1;
+}
+
+/* Grows *V (N entries, room for *CAP) by one, or NULL. */
+static void *grow(void **v, size_t n, size_t *cap, size_t size)
+{
+	void *nv;
+
+	if (n < *cap)
+		return (char *)*v + n * size;
+	nv = realloc(*v, (*cap ? *cap * 2 : 8) * size);
+	if (!nv) {
+		pr_err("Out of memory parsing fdinfo\n");
+		return NULL;
+	}
+	*cap = *cap ? *cap * 2 : 8;
+	*v = nv;
+	return (char *)nv + n * size;
+}
+
+int proc_parse_epoll_fp(FILE *f, struct proc_epoll_tfd **v)
+{
+	struct proc_epoll_tfd *e;
+	size_t n = 0, cap = 0;
+	char line[512];
+
+	*v = NULL;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "tfd:", 4))
+			continue;
+		e = grow((void **)v, n, &cap, sizeof(*e));
+		if (!e)
+			goto err;
+		if (sscanf(line, "tfd: %d events: %" SCNx32 " data: %" SCNx64
+			   " pos:%*d ino:%" SCNx64 " sdev:%x", &e->tfd,
+			   &e->events, &e->data, &e->ino, &e->sdev) != 5) {
+			pr_err("fdinfo: malformed epoll target: %s", line);
+			goto err;
+		}
+		n++;
+	}
+	return n;
+err:
+	free(*v);
+	*v = NULL;
+	return -1;
+}
+
+int proc_parse_signalfd_fp(FILE *f, uint64_t *sigmask)
+{
+	char line[512];
+
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "sigmask: %" SCNx64, sigmask) == 1)
+			return 0;
+	pr_err("fdinfo: no sigmask\n");
+	return -1;
+}
+
+int proc_parse_timerfd_fp(FILE *f, struct proc_timerfd *t)
+{
+	long long vs, vn, is, in;
+	char line[512];
+	int seen = 0;
+
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "clockid: %d", &t->clockid) == 1)
+			seen |= 1;
+		else if (sscanf(line, "ticks: %" SCNu64, &t->ticks) == 1)
+			seen |= 2;
+		else if (sscanf(line, "settime flags: %o",
+				&t->settime_flags) == 1)
+			seen |= 4;
+		else if (sscanf(line, "it_value: (%lld, %lld)", &vs, &vn) == 2)
+			seen |= 8;
+		else if (sscanf(line, "it_interval: (%lld, %lld)", &is,
+				&in) == 2)
+			seen |= 16;
+	}
+	if (seen != 31) {
+		pr_err("fdinfo: timerfd fields missing (have %#x of 0x1f)\n",
+		       seen);
+		return -1;
+	}
+	t->value = (struct timespec){ vs, vn };
+	t->interval = (struct timespec){ is, in };
+	return 0;
+}
+
+/* "f_handle:" and its hex bytes */
+static int parse_fhandle(const char *p, struct proc_inotify_wd *w)
+{
+	unsigned int i, byte;
+
+	if (w->handle_bytes > PROC_FHANDLE_MAX)
+		return -1;
+	for (i = 0; i < w->handle_bytes; i++, p += 2)
+		if (sscanf(p, "%2x", &byte) != 1)
+			return -1;
+		else
+			w->handle[i] = byte;
+	return 0;
+}
+
+int proc_parse_inotify_fp(FILE *f, struct proc_inotify_wd **v)
+{
+	struct proc_inotify_wd *w;
+	size_t n = 0, cap = 0;
+	char line[1024];
+	int pos, hpos;
+
+	*v = NULL;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "inotify wd:", 11))
+			continue;
+		w = grow((void **)v, n, &cap, sizeof(*w));
+		if (!w)
+			goto err;
+		memset(w, 0, sizeof(*w));
+		if (sscanf(line, "inotify wd:%x ino:%" SCNx64 " sdev:%x mask:%"
+			   SCNx32 " ignored_mask:%" SCNx32 "%n", &w->wd, &w->ino,
+			   &w->sdev, &w->mask, &w->ignored_mask, &pos) != 5)
+			goto bad;
+		if (sscanf(line + pos, " fhandle-bytes:%x fhandle-type:%x f_handle:%n",
+			   &w->handle_bytes, &w->handle_type, &hpos) == 2 &&
+		    parse_fhandle(line + pos + hpos, w))
+			goto bad;
+		n++;
+	}
+	return n;
+bad:
+	pr_err("fdinfo: malformed inotify watch: %s", line);
+err:
+	free(*v);
+	*v = NULL;
+	return -1;
+}
+
+/* mountinfo writes space, tab, newline and backslash as \NNN */
+static void unescape_octal(char *s)
+{
+	char *d = s;
+
+	for (; *s; s++, d++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' &&
+		    s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+			*d = (s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0');
+			s += 3;
+		} else {
+			*d = *s;
+		}
+	}
+	*d = 0;
+}
+
+int proc_mount_of_dev_fp(FILE *f, unsigned int major, unsigned int minor,
+			 char *path, size_t size)
+{
+	char line[4096], mnt[4096];
+	unsigned int ma, mi;
+
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%*d %*d %u:%u %*s %4095s", &ma, &mi, mnt) != 3 ||
+		    ma != major || mi != minor)
+			continue;
+		unescape_octal(mnt);
+		if (strlen(mnt) >= size)
+			continue;
+		strcpy(path, mnt);
+		return 0;
+	}
+	return -1;
+}
+
+int proc_mount_of_dev(pid_t pid, unsigned int major, unsigned int minor,
+		      char *path, size_t size)
+{
+	FILE *f = proc_fopen(pid, "mountinfo");
+	int ret;
+
+	if (!f)
+		return -1;
+	ret = proc_mount_of_dev_fp(f, major, minor, path, size);
+	fclose(f);
+	if (ret)
+		pr_err("PID %d: no mount of device %u:%u\n", pid, major, minor);
+	return ret;
+}
+
+/* proc_fdinfo_NAME(): parser proc_parse_NAME_fp on /proc/PID/fdinfo/FD */
+#define FDINFO_PARSER(NAME, TYPE)					\
+int proc_fdinfo_##NAME(pid_t pid, int fd, TYPE arg)			\
+{									\
+	char name[64];							\
+	FILE *f;							\
+	int ret;							\
+									\
+	snprintf(name, sizeof(name), "fdinfo/%d", fd);			\
+	f = proc_fopen(pid, name);					\
+	if (!f)								\
+		return -1;						\
+	ret = proc_parse_##NAME##_fp(f, arg);				\
+	fclose(f);							\
+	if (ret < 0)							\
+		pr_err("Can't parse /proc/%d/fdinfo/%d\n", pid, fd);	\
+	return ret;							\
+}
+
+FDINFO_PARSER(eventfd, struct proc_eventfd *)
+FDINFO_PARSER(epoll, struct proc_epoll_tfd **)
+FDINFO_PARSER(signalfd, uint64_t *)
+FDINFO_PARSER(timerfd, struct proc_timerfd *)
+FDINFO_PARSER(inotify, struct proc_inotify_wd **)

@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 #include <sys/types.h>
 
 #define PROC_MAX_NS_LEVELS	32
@@ -18,6 +19,7 @@ struct proc_stat {
 	int pgid;
 	int sid;
 	int tty_nr;
+	int tpgid;		/* foreground group of its terminal, -1: none */
 	unsigned long flags;
 	long num_threads;
 	uint64_t start_code, end_code, start_stack;
@@ -107,9 +109,93 @@ struct proc_fdinfo {
 	uint64_t pos;
 	unsigned int flags;	/* octal in the file */
 	int mnt_id;
+	int n_locks;		/* "lock:" lines: read them with proc_parse_fd_locks */
 };
 int proc_parse_fdinfo_fp(FILE *f, struct proc_fdinfo *fi);
 int proc_parse_fdinfo(pid_t pid, int fd, struct proc_fdinfo *fi);
+
+/*
+ * The lines fdinfo adds for the fds on anonymous inodes. Each parser fails,
+ * naming the field, when one it needs is missing or malformed.
+ */
+
+struct proc_eventfd {
+	uint64_t count;
+	int semaphore;		/* -1: the kernel does not say (before 6.7) */
+};
+int proc_parse_eventfd_fp(FILE *f, struct proc_eventfd *e);
+
+/* One target an epoll fd watches ("tfd:" line). */
+struct proc_epoll_tfd {
+	int tfd;		/* the fd number it was added as */
+	uint32_t events;
+	uint64_t data;
+	uint64_t ino;
+	unsigned int sdev;
+};
+/* Returns how many targets, *v malloc'ed (NULL when none), or -1. */
+int proc_parse_epoll_fp(FILE *f, struct proc_epoll_tfd **v);
+
+int proc_parse_signalfd_fp(FILE *f, uint64_t *sigmask);
+
+struct proc_timerfd {
+	int clockid;
+	uint64_t ticks;		/* counted so far, not read yet */
+	unsigned int settime_flags;
+	struct timespec value, interval;
+};
+int proc_parse_timerfd_fp(FILE *f, struct proc_timerfd *t);
+
+#define PROC_FHANDLE_MAX 128	/* MAX_HANDLE_SZ */
+/* One inotify watch ("inotify wd:" line). */
+struct proc_inotify_wd {
+	int wd;
+	uint64_t ino;
+	unsigned int sdev;
+	uint32_t mask, ignored_mask;
+	unsigned int handle_bytes;	/* 0: the kernel gave no file handle */
+	int handle_type;
+	unsigned char handle[PROC_FHANDLE_MAX];
+};
+int proc_parse_inotify_fp(FILE *f, struct proc_inotify_wd **v);
+
+/*
+ * The mount point of the first mount of device MAJOR:MINOR in PID's
+ * /proc/PID/mountinfo (octal escapes undone); -1 if none.
+ */
+int proc_mount_of_dev_fp(FILE *f, unsigned int major, unsigned int minor,
+			 char *path, size_t size);
+int proc_mount_of_dev(pid_t pid, unsigned int major, unsigned int minor,
+		      char *path, size_t size);
+
+/* The same on /proc/PID/fdinfo/FD. */
+int proc_fdinfo_eventfd(pid_t pid, int fd, struct proc_eventfd *e);
+int proc_fdinfo_epoll(pid_t pid, int fd, struct proc_epoll_tfd **v);
+int proc_fdinfo_signalfd(pid_t pid, int fd, uint64_t *sigmask);
+int proc_fdinfo_timerfd(pid_t pid, int fd, struct proc_timerfd *t);
+int proc_fdinfo_inotify(pid_t pid, int fd, struct proc_inotify_wd **v);
+
+/*
+ * A "lock:" line of fdinfo (the format of /proc/locks): a lock whose file is
+ * this open file description and whose owner is the description (FLOCK,
+ * OFDLCK) or the reader's fd table (POSIX), or a lease.
+ */
+#define PROC_LOCK_EOF	UINT64_MAX
+struct proc_lock {
+	char kind[8];		/* POSIX, FLOCK, OFDLCK, LEASE, DELEG... */
+	char mode[12];		/* ADVISORY, MANDATORY; a lease: ACTIVE... */
+	char type[8];		/* READ, WRITE, UNLCK */
+	int pid;		/* -1 for OFD locks */
+	unsigned int major, minor;
+	uint64_t ino;
+	uint64_t start, end;	/* inclusive; end PROC_LOCK_EOF: to EOF */
+};
+/* Parse one lock line (without "lock:"); 0, or -1 if it is not one. */
+int proc_parse_lock_line(const char *line, struct proc_lock *lk);
+/* Calls CB for every lock line of /proc/PID/fdinfo/FD. */
+int proc_parse_fd_locks(pid_t pid, int fd,
+			int (*cb)(const struct proc_lock *lk, void *arg),
+			void *arg);
 
 /* Calls CB for every open fd of PID, in increasing order. */
 int proc_for_each_fd(pid_t pid, int (*cb)(pid_t pid, int fd, void *arg),

@@ -1173,6 +1173,59 @@ Test(proc_fdinfo, missing_pos_or_flags)
 	}
 }
 
+Test(proc_fdinfo, lock_lines)
+{
+	struct proc_lock lk;
+	struct proc_fdinfo fi;
+
+	cr_assert_eq(proc_parse_lock_line("\t1: FLOCK  ADVISORY  WRITE 758 fe:00:10952984 0 EOF\n",
+					  &lk), 0);
+	cr_expect_str_eq(lk.kind, "FLOCK");
+	cr_expect_str_eq(lk.mode, "ADVISORY");
+	cr_expect_str_eq(lk.type, "WRITE");
+	cr_expect_eq(lk.pid, 758);
+	cr_expect_eq(lk.major, 0xfe);
+	cr_expect_eq(lk.minor, 0);
+	cr_expect_eq(lk.ino, 10952984);
+	cr_expect_eq(lk.start, 0);
+	cr_expect_eq(lk.end, PROC_LOCK_EOF);
+
+	cr_assert_eq(proc_parse_lock_line("\t2: POSIX  ADVISORY  READ 758 08:1f:12 10 19\n",
+					  &lk), 0);
+	cr_expect_str_eq(lk.kind, "POSIX");
+	cr_expect_str_eq(lk.type, "READ");
+	cr_expect_eq(lk.major, 8);
+	cr_expect_eq(lk.minor, 0x1f);
+	cr_expect_eq(lk.start, 10);
+	cr_expect_eq(lk.end, 19);
+
+	/* an OFD lock has no owner PID */
+	cr_assert_eq(proc_parse_lock_line("\t1: OFDLCK ADVISORY  WRITE -1 fe:00:7 5 5\n",
+					  &lk), 0);
+	cr_expect_str_eq(lk.kind, "OFDLCK");
+	cr_expect_eq(lk.pid, -1);
+
+	cr_expect_eq(proc_parse_lock_line("\t1: LEASE  ACTIVE    READ 1 fe:00:7 0 EOF\n",
+					  &lk), 0);
+	cr_expect_str_eq(lk.kind, "LEASE");
+	cr_expect_str_eq(lk.mode, "ACTIVE");
+
+	/* truncated, a bad end, a waiter line */
+	cr_expect_eq(proc_parse_lock_line("\t1: POSIX  ADVISORY  WRITE 758 fe:00:7 10\n",
+					  &lk), -1);
+	cr_expect_eq(proc_parse_lock_line("\t1: POSIX  ADVISORY  WRITE 758 fe:00:7 10 1x\n",
+					  &lk), -1);
+	cr_expect_eq(proc_parse_lock_line("\t1: -> POSIX  ADVISORY  WRITE 9 fe:00:7 0 EOF\n",
+					  &lk), -1);
+
+	/* fdinfo counts them */
+	cr_assert_eq(parse_fdinfo_text("pos:\t0\nflags:\t02\nmnt_id:\t1\n"
+				       "lock:\t1: POSIX  ADVISORY  WRITE 1 00:01:2 0 EOF\n"
+				       "lock:\t2: POSIX  ADVISORY  READ 1 00:01:2 9 EOF\n",
+				       &fi), 0);
+	cr_expect_eq(fi.n_locks, 2);
+}
+
 Test(proc_fdinfo, this_process)
 {
 	int fd = memfd_create("fdinfo", MFD_CLOEXEC);
@@ -1296,4 +1349,161 @@ Test(pagemap, short_and_failed_reads)
 	log = capture_end(&c);
 	cr_assert_log_has(log, "Can't read pagemap");
 	free(log);
+}
+
+/* ------------------------------------------------- fdinfo of anon inodes */
+
+static FILE *text_file(const char *text)
+{
+	FILE *f = fmemopen((void *)text, strlen(text), "r");
+
+	cr_assert(f, "fmemopen: %m");
+	return f;
+}
+
+/* PARSE on TEXT must fail, logging something with WANT in it. */
+#define expect_refused(PARSE, TEXT, ARG, WANT)				\
+	do {								\
+		struct capture c;					\
+		FILE *f = text_file(TEXT);				\
+		char *log;						\
+									\
+		capture_start(&c);					\
+		cr_expect_lt(PARSE(f, ARG), 0, "accepted \"%s\"", TEXT);\
+		log = capture_end(&c);					\
+		cr_expect(strstr(log, WANT), "\"%s\": %s", TEXT, log);	\
+		free(log);						\
+		fclose(f);						\
+	} while (0)
+
+Test(proc_fdinfo_anon, eventfd)
+{
+	struct proc_eventfd e;
+	FILE *f;
+
+	/* the counter is hex, padded */
+	f = text_file("pos:\t0\nflags:\t04002\neventfd-count:          2dfdc1c35\n"
+		      "eventfd-id: 7\neventfd-semaphore: 1\n");
+	cr_assert_eq(proc_parse_eventfd_fp(f, &e), 0);
+	cr_expect_eq(e.count, 12345678901ull);
+	cr_expect_eq(e.semaphore, 1);
+	fclose(f);
+	/* before 6.7: no semaphore line */
+	f = text_file("eventfd-count:                0\n");
+	cr_assert_eq(proc_parse_eventfd_fp(f, &e), 0);
+	cr_expect_eq(e.count, 0);
+	cr_expect_eq(e.semaphore, -1);
+	fclose(f);
+	expect_refused(proc_parse_eventfd_fp, "pos:\t0\neventfd-id: 1\n", &e,
+		       "eventfd-count");
+}
+
+Test(proc_fdinfo_anon, epoll)
+{
+	struct proc_epoll_tfd *v;
+	FILE *f;
+
+	f = text_file("pos:\t0\nflags:\t02\n"
+		      "tfd:        3 events: 80000019 data:       1234567890  pos:0 ino:11 sdev:10\n"
+		      "tfd:       12 events:       1c data: ffffffffffffffff  pos:0 ino:eface sdev:f\n");
+	cr_assert_eq(proc_parse_epoll_fp(f, &v), 2);
+	cr_expect_eq(v[0].tfd, 3);
+	cr_expect_eq(v[0].events, 0x80000019);
+	cr_expect_eq(v[0].data, 0x1234567890ull);
+	cr_expect_eq(v[0].ino, 0x11);
+	cr_expect_eq(v[0].sdev, 0x10);
+	cr_expect_eq(v[1].tfd, 12);
+	cr_expect_eq(v[1].data, ~0ull);
+	cr_expect_eq(v[1].ino, 0xeface);
+	free(v);
+	fclose(f);
+	/* nothing watched */
+	f = text_file("pos:\t0\nflags:\t02\n");
+	cr_assert_eq(proc_parse_epoll_fp(f, &v), 0);
+	cr_expect_null(v);
+	fclose(f);
+	expect_refused(proc_parse_epoll_fp,
+		       "tfd:        3 events: 19 data:\n", &v, "malformed epoll");
+}
+
+Test(proc_fdinfo_anon, signalfd)
+{
+	uint64_t m;
+	FILE *f = text_file("pos:\t0\nflags:\t02000002\nsigmask:\t0000000000004200\n");
+
+	cr_assert_eq(proc_parse_signalfd_fp(f, &m), 0);
+	cr_expect_eq(m, 0x4200);
+	fclose(f);
+	expect_refused(proc_parse_signalfd_fp, "pos:\t0\n", &m, "sigmask");
+}
+
+Test(proc_fdinfo_anon, timerfd)
+{
+	struct proc_timerfd t;
+	FILE *f = text_file("clockid: 1\nticks: 42\nsettime flags: 03\n"
+			    "it_value: (99, 551321937)\nit_interval: (0, 10000000)\n");
+
+	cr_assert_eq(proc_parse_timerfd_fp(f, &t), 0);
+	cr_expect_eq(t.clockid, 1);
+	cr_expect_eq(t.ticks, 42);
+	cr_expect_eq(t.settime_flags, 3);
+	cr_expect_eq(t.value.tv_sec, 99);
+	cr_expect_eq(t.value.tv_nsec, 551321937);
+	cr_expect_eq(t.interval.tv_nsec, 10000000);
+	fclose(f);
+	expect_refused(proc_parse_timerfd_fp,
+		       "clockid: 1\nticks: 42\nsettime flags: 03\n"
+		       "it_value: (99, 551321937)\n", &t, "timerfd fields missing");
+}
+
+Test(proc_fdinfo_anon, inotify)
+{
+	struct proc_inotify_wd *v;
+	FILE *f;
+
+	f = text_file("pos:\t0\nflags:\t00\n"
+		      "inotify wd:1 ino:3c51a sdev:fe00000 mask:300 ignored_mask:0 fhandle-bytes:8 fhandle-type:1 f_handle:1ac5030000000000\n"
+		      "inotify wd:1f ino:2 sdev:10 mask:fff ignored_mask:0\n");
+	cr_assert_eq(proc_parse_inotify_fp(f, &v), 2);
+	cr_expect_eq(v[0].wd, 1);
+	cr_expect_eq(v[0].ino, 0x3c51a);
+	cr_expect_eq(v[0].sdev, 0xfe00000);
+	cr_expect_eq(v[0].mask, 0x300);
+	cr_expect_eq(v[0].handle_bytes, 8);
+	cr_expect_eq(v[0].handle_type, 1);
+	cr_expect_eq(v[0].handle[0], 0x1a);
+	cr_expect_eq(v[0].handle[1], 0xc5);
+	cr_expect_eq(v[0].handle[2], 0x03);
+	/* a watch without a file handle (no exportfs) */
+	cr_expect_eq(v[1].wd, 0x1f);
+	cr_expect_eq(v[1].handle_bytes, 0);
+	free(v);
+	fclose(f);
+	expect_refused(proc_parse_inotify_fp,
+		       "inotify wd:1 ino:3 sdev:4 mask:300 ignored_mask:0 fhandle-bytes:8 fhandle-type:1 f_handle:1ac5\n",
+		       &v, "malformed inotify");
+}
+
+Test(proc_mountinfo, mount_of_dev)
+{
+	char path[64];
+	FILE *f = text_file(
+		"22 1 254:1 / / rw,relatime shared:1 - ext4 /dev/vda1 rw\n"
+		"23 22 0:21 / /proc rw - proc proc rw\n"
+		"40 22 254:3 /sub /mnt/a\\040b rw - ext4 /dev/vda3 rw\n"
+		"41 22 254:3 / /mnt/c rw - ext4 /dev/vda3 rw\n");
+
+	cr_assert_eq(proc_mount_of_dev_fp(f, 254, 1, path, sizeof(path)), 0);
+	cr_expect_str_eq(path, "/");
+	rewind(f);
+	/* the first mount of the device, its octal escapes undone */
+	cr_assert_eq(proc_mount_of_dev_fp(f, 254, 3, path, sizeof(path)), 0);
+	cr_expect_str_eq(path, "/mnt/a b");
+	rewind(f);
+	cr_expect_eq(proc_mount_of_dev_fp(f, 8, 0, path, sizeof(path)), -1);
+	rewind(f);
+	/* a mount point too long for the buffer is skipped */
+	cr_assert_eq(proc_mount_of_dev_fp(f, 254, 3, path, 7), 0);
+	cr_expect_str_eq(path, "/mnt/c");
+	fclose(f);
 }

@@ -40,12 +40,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "zdtmtst.h"
 
 #ifndef ZDTM_TEST_LIST
 #define ZDTM_TEST_LIST ""
@@ -234,6 +242,28 @@ static void describe_status(int st, char *buf, size_t size)
 }
 
 /*
+ * Shell jobs run in a session on a pty of ours, as under a shell: the
+ * session's leader (a "terminal", which only waits) is below us but not
+ * part of the test. Each holds its session and our master of its pty.
+ */
+#define MAX_TERMINALS 8
+static struct {
+	pid_t pid;
+	int master;
+} terminals[MAX_TERMINALS];
+static int nterminals;
+
+static bool is_terminal(pid_t pid)
+{
+	int i;
+
+	for (i = 0; i < nterminals; i++)
+		if (terminals[i].pid == pid)
+			return true;
+	return false;
+}
+
+/*
  * Every live process below the runner: the tests are process trees, and a
  * tree's orphans come to us (we are a child subreaper), so "below us" is
  * exactly "what is left of the test". Returns how many (at most max).
@@ -256,7 +286,8 @@ static int descendants(pid_t *out, int max, char *states)
 		struct pstat ps;
 		pid_t pid = atoi(de->d_name);
 
-		if (pid <= 1 || pid == me || proc_stat(pid, &ps))
+		if (pid <= 1 || pid == me || is_terminal(pid) ||
+		    proc_stat(pid, &ps))
 			continue;
 		all[n].pid = pid;
 		all[n].ppid = ps.ppid;
@@ -269,7 +300,8 @@ static int descendants(pid_t *out, int max, char *states)
 		int j;
 
 		/* Walk up the parents; a tree is never deeper than this. */
-		for (hops = 0; up > 1 && up != me && hops < 256; hops++) {
+		for (hops = 0; up > 1 && up != me && !is_terminal(up) &&
+			       hops < 256; hops++) {
 			for (j = 0; j < n && all[j].pid != up; j++)
 				;
 			up = j < n ? all[j].ppid : 0;
@@ -407,6 +439,10 @@ struct ctx {
 	char skip[512];		/* the test's SKIP line: nothing was checked */
 	char logs[8][PATH_MAX];
 	int nlogs;
+	/* over TCP: the runner's listener and its connection to the test */
+	int peer_l, peer;
+	int port;
+	size_t peer_sent, peer_got;
 };
 
 static int failf(struct ctx *c, const char *fmt, ...)
@@ -434,6 +470,39 @@ static void add_log(struct ctx *c, const char *path)
 		snprintf(c->logs[c->nlogs++], PATH_MAX, "%s", path);
 }
 
+static void remember_sid(struct ctx *c, pid_t pid)
+{
+	if (c->nsids < (int)ARRAY_SIZE(c->sids))
+		c->sids[c->nsids++] = pid;
+}
+
+/* In a child: cwd = dir, stdin IN, stdout+stderr = out, exec argv. */
+static __attribute__((noreturn)) void exec_child(const char *const *argv,
+						 const char *dir,
+						 const char *out,
+						 const char *in_path)
+{
+	int in, fd;
+
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGPIPE, SIG_DFL);
+	if (chdir(dir))
+		_exit(126);
+	in = open(in_path, strcmp(in_path, "/dev/null") ? O_RDWR : O_RDONLY);
+	fd = open(out, O_WRONLY | O_APPEND | O_CREAT, 0644);
+	if (in < 0 || fd < 0)
+		_exit(126);
+	dup2(in, 0);
+	dup2(fd, 1);
+	dup2(fd, 2);
+	syscall(SYS_close_range, 3, ~0U, 0);
+	setenv("ZDTM_DIR", dir, 1);
+	execvp(argv[0], (char *const *)argv);
+	dprintf(2, "zdtm-run: exec %s: %m\n", argv[0]);
+	_exit(127);
+}
+
 /*
  * Fork and exec argv with cwd = dir, stdin /dev/null, stdout+stderr = out
  * (O_WRONLY|O_APPEND|O_CREAT); new session if new_session.
@@ -446,35 +515,99 @@ static pid_t spawn(const char *const *argv, const char *dir, const char *out,
 	if (pid < 0)
 		return -1;
 	if (pid == 0) {
-		int in, fd;
-
-		signal(SIGINT, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGPIPE, SIG_DFL);
 		if (new_session && setsid() < 0)
 			_exit(126);
-		if (chdir(dir))
-			_exit(126);
-		in = open("/dev/null", O_RDONLY);
-		fd = open(out, O_WRONLY | O_APPEND | O_CREAT, 0644);
-		if (in < 0 || fd < 0)
-			_exit(126);
-		dup2(in, 0);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		syscall(SYS_close_range, 3, ~0U, 0);
-		setenv("ZDTM_DIR", dir, 1);
-		execvp(argv[0], (char *const *)argv);
-		dprintf(2, "zdtm-run: exec %s: %m\n", argv[0]);
-		_exit(127);
+		exec_child(argv, dir, out, "/dev/null");
 	}
 	return pid;
 }
 
-static void remember_sid(struct ctx *c, pid_t pid)
+/*
+ * A terminal's session leader, as a shell: the pty SLAVE is its controlling
+ * terminal; it starts one job (argv) in a group of its own in front of it,
+ * through a child that exits at once (the job is orphaned to us, like every
+ * test), reports the job's PID on REPORT, then only waits.
+ */
+static __attribute__((noreturn)) void terminal(const char *slave,
+					       const char *const *argv,
+					       const char *dir, const char *out,
+					       bool tty_in, int report)
 {
-	if (c->nsids < (int)ARRAY_SIZE(c->sids))
-		c->sids[c->nsids++] = pid;
+	pid_t job;
+	int fd;
+
+	if (setsid() < 0 || (fd = open(slave, O_RDWR)) < 0 ||
+	    ioctl(fd, TIOCSCTTY, 0))
+		_exit(126);
+	if (fork() == 0) {
+		job = fork();
+		if (job == 0) {
+			setpgid(0, 0);
+			signal(SIGTTOU, SIG_IGN);
+			tcsetpgrp(fd, getpid());
+			signal(SIGTTOU, SIG_DFL);
+			exec_child(argv, dir, out, tty_in ? slave : "/dev/null");
+		}
+		if (write(report, &job, sizeof(job)) != sizeof(job))
+			_exit(1);
+		_exit(0);
+	}
+	close(report);
+	for (;;)
+		if (wait(NULL) < 0 && errno == ECHILD)
+			pause();
+}
+
+/*
+ * Start argv as a shell with job control would, on a new pty of ours (its
+ * stdin if tty_in): for the tests that are shell jobs (--shell-job). The
+ * terminal lives until the case ends. Returns the job's PID, or -1.
+ */
+static pid_t spawn_job(struct ctx *c, const char *const *argv, const char *out,
+		       bool tty_in)
+{
+	char slave[64];
+	pid_t t, job = -1;
+	int m, p[2];
+
+	if (nterminals == MAX_TERMINALS)
+		return -1;
+	m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (m < 0 || grantpt(m) || unlockpt(m) ||
+	    ptsname_r(m, slave, sizeof(slave)) || pipe2(p, O_CLOEXEC)) {
+		if (m >= 0)
+			close(m);
+		return -1;
+	}
+	t = fork();
+	if (t == 0)
+		terminal(slave, argv, c->dir, out, tty_in, p[1]);
+	close(p[1]);
+	if (t < 0 || read(p[0], &job, sizeof(job)) != sizeof(job))
+		job = -1;
+	close(p[0]);
+	if (t < 0) {
+		close(m);
+		return -1;
+	}
+	terminals[nterminals].pid = t;
+	terminals[nterminals++].master = m;
+	remember_sid(c, t);
+	vlog("%s: terminal %d on %s started %d", c->t->name, t, slave, job);
+	return job;
+}
+
+/* After kill_leftovers(): the terminals are gone, close their masters. */
+static void release_terminals(void)
+{
+	while (nterminals > 0)
+		close(terminals[--nterminals].master);
+}
+
+/* Tests that are jobs of a shell: run on a terminal, with --shell-job. */
+static bool shell_job(const struct ctx *c)
+{
+	return !strcmp(c->t->name, "shell_job");
 }
 
 static int read_cmdline(pid_t pid, char *buf, size_t size)
@@ -662,7 +795,10 @@ static int zdtm_start(struct ctx *c)
 	snprintf(of, sizeof(of), "--outfile=%s", c->outfile);
 	if (access(bin, X_OK))
 		return failf(c, "no test binary %s (make zdtm?)", bin);
-	c->pid = spawn(argv, c->dir, c->outfile, true);
+	if (shell_job(c))
+		c->pid = spawn_job(c, argv, c->outfile, true);
+	else
+		c->pid = spawn(argv, c->dir, c->outfile, true);
 	if (c->pid < 0)
 		return failf(c, "fork: %m");
 	remember_sid(c, c->pid);
@@ -697,18 +833,25 @@ static int zdtm_ready(struct ctx *c)
 	return note_identity(c);
 }
 
-static int zdtm_finish(struct ctx *c)
+/* SIGTERM, once the output so far is skipped: the verdict comes after. */
+static int zdtm_sigterm(struct ctx *c)
 {
-	char buf[8192], desc[128], *line, *save = NULL;
 	struct stat st;
-	bool passed = false;
-	ssize_t n;
-	int fd, status;
 
 	c->out_off = stat(c->outfile, &st) ? 0 : st.st_size;
 	vlog("%s: SIGTERM %d", c->t->name, c->pid);
 	if (kill(c->pid, SIGTERM))
 		return failf(c, "kill(%d, SIGTERM): %m", c->pid);
+	return 0;
+}
+
+static int zdtm_verdict(struct ctx *c)
+{
+	char buf[8192], desc[128], *line, *save = NULL;
+	bool passed = false;
+	ssize_t n;
+	int fd, status;
+
 	if (wait_for(tree_child(c), EXIT_TIMEOUT_MS, &status))
 		return failf(c, "%d did not exit %d ms after SIGTERM", c->pid,
 			     EXIT_TIMEOUT_MS);
@@ -744,6 +887,11 @@ static int zdtm_finish(struct ctx *c)
 		return 0;
 	/* Only after the verdict: a failing root may leave its tree behind. */
 	return tree_gone(c, "after the root's verdict");
+}
+
+static int zdtm_finish(struct ctx *c)
+{
+	return zdtm_sigterm(c) || zdtm_verdict(c) ? -1 : 0;
 }
 
 static int zdtm_check_running(struct ctx *c, bool restored)
@@ -807,8 +955,11 @@ static int real_check_sleep(struct ctx *c, bool restored)
 	return check_alive(c, who);
 }
 
-/* Terminated by SIGTERM's default action: it was alive and well. */
-static int real_finish(struct ctx *c)
+/*
+ * Terminated by SIGTERM's default action: it was alive and well. A server
+ * that handles SIGTERM (EXIT_OK) may exit 0 instead.
+ */
+static int real_end(struct ctx *c, bool exit_ok)
 {
 	char desc[128];
 	int st;
@@ -821,11 +972,19 @@ static int real_finish(struct ctx *c)
 	st = root_status(c, st);
 	if (!c->init && tree_gone(c, "after the root's death"))
 		return -1;
+	if (exit_ok && WIFEXITED(st) && !WEXITSTATUS(st))
+		return 0;
 	if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGTERM) {
 		describe_status(st, desc, sizeof(desc));
-		return failf(c, "expected death by SIGTERM, got %s", desc);
+		return failf(c, "expected death by SIGTERM%s, got %s",
+			     exit_ok ? " or exit 0" : "", desc);
 	}
 	return 0;
+}
+
+static int real_finish(struct ctx *c)
+{
+	return real_end(c, false);
 }
 
 /* The counter file's number, or -1 while it is empty or being rewritten. */
@@ -1106,6 +1265,357 @@ static int threads_check(struct ctx *c, bool restored)
 	return 0;
 }
 
+/* ---- over TCP: the runner as the peer of the test */
+
+/* A TCP listener on 127.0.0.1, any port: its fd, its port in *port. */
+static int tcp_listen_any(int *port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sa);
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (l < 0 || bind(l, (struct sockaddr *)&sa, len) || listen(l, 4) ||
+	    getsockname(l, (struct sockaddr *)&sa, &len)) {
+		if (l >= 0)
+			close(l);
+		return -1;
+	}
+	*port = ntohs(sa.sin_port);
+	return l;
+}
+
+/* A connection to 127.0.0.1:port, or -1 (until the server listens). */
+static int tcp_connect_to(int port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_port = htons(port),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (s >= 0 && connect(s, (struct sockaddr *)&sa, sizeof(sa))) {
+		close(s);
+		s = -1;
+	}
+	return s;
+}
+
+/* Close without TIME_WAIT (RST): a restore needs the other end's 4-tuple. */
+static void tcp_abort(int *fd)
+{
+	struct linger lg = { 1, 0 };
+
+	if (*fd < 0)
+		return;
+	setsockopt(*fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(*fd);
+	*fd = -1;
+}
+
+/* Up to size-1 bytes, until want is in them or timeout: 0 if found. */
+static int tcp_read_until(int fd, char *buf, size_t size, const char *want,
+			  int timeout_ms)
+{
+	long long end = now_ms() + timeout_ms;
+	struct pollfd p = { fd, POLLIN, 0 };
+	size_t len = 0;
+	ssize_t n;
+
+	buf[0] = '\0';
+	while (!strstr(buf, want) && len + 1 < size && now_ms() < end) {
+		if (poll(&p, 1, 100) != 1)
+			continue;
+		n = recv(fd, buf + len, size - 1 - len, MSG_DONTWAIT);
+		if (n <= 0)
+			break;
+		len += n;
+		buf[len] = '\0';
+	}
+	return strstr(buf, want) ? 0 : -1;
+}
+
+/* The byte stream of test/zdtm/lib/inet.c: each byte says its offset. */
+#define PEER_TO_TEST	11	/* seeds: what the runner sends */
+#define PEER_FROM_TEST	12	/* ... and what the test sends */
+#define PEER_CHUNK	3000	/* the runner sends before the dump and after */
+#define PEER_EXPECT	9000	/* the test sends: 5,000 before, 4,000 after */
+
+static int peer_send(struct ctx *c, size_t len)
+{
+	uint8_t buf[PEER_CHUNK];
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		buf[i] = pattern_byte(PEER_TO_TEST, c->peer_sent + i);
+	if (send(c->peer, buf, len, MSG_NOSIGNAL) != (ssize_t)len)
+		return failf(c, "runner: can't send %zu bytes to the test: %m",
+			     len);
+	c->peer_sent += len;
+	return 0;
+}
+
+static int peer_expect(struct ctx *c, size_t len)
+{
+	long long end = now_ms() + 20000;
+	struct pollfd p = { c->peer, POLLIN, 0 };
+	uint8_t buf[4096];
+	ssize_t n, i;
+
+	while (len && now_ms() < end) {
+		if (poll(&p, 1, 100) != 1)
+			continue;
+		n = recv(c->peer, buf, len < sizeof(buf) ? len : sizeof(buf),
+			 MSG_DONTWAIT);
+		if (n <= 0)
+			return failf(c, "runner: the connection to the test ended after %zu bytes: %m",
+				     c->peer_got);
+		for (i = 0; i < n; i++)
+			if (buf[i] != pattern_byte(PEER_FROM_TEST, c->peer_got + i))
+				return failf(c, "runner: byte %zu from the test differs",
+					     c->peer_got + i);
+		c->peer_got += n;
+		len -= n;
+	}
+	if (len)
+		return failf(c, "runner: %zu bytes from the test still missing after 20 s",
+			     len);
+	return 0;
+}
+
+/* The test connects to the runner, given the port in ZDTM_PEER_PORT. */
+static int peer_start(struct ctx *c)
+{
+	char port[16];
+	int ret;
+
+	c->peer = -1;
+	c->peer_l = tcp_listen_any(&c->port);
+	if (c->peer_l < 0)
+		return failf(c, "runner: can't listen on 127.0.0.1: %m");
+	snprintf(port, sizeof(port), "%d", c->port);
+	setenv("ZDTM_PEER_PORT", port, 1);
+	ret = zdtm_start(c);
+	unsetenv("ZDTM_PEER_PORT");
+	return ret;
+}
+
+/* Ready, connected, and data from the runner waits in it, unread. */
+static int peer_ready(struct ctx *c)
+{
+	if (zdtm_ready(c))
+		return -1;
+	c->peer = accept4(c->peer_l, NULL, NULL, SOCK_CLOEXEC);
+	close(c->peer_l);
+	if (c->peer < 0)
+		return failf(c, "runner: the test did not connect: %m");
+	if (peer_send(c, PEER_CHUNK))
+		return -1;
+	sleep_ms(100);
+	return 0;
+}
+
+/* The restored test (or the original) gets more while it runs. */
+static int peer_check(struct ctx *c, bool restored)
+{
+	if (check_alive(c, restored ? "restored" : "original"))
+		return -1;
+	return peer_send(c, PEER_CHUNK);
+}
+
+/* After SIGTERM the test reads all, sends more and says PASS. */
+static int peer_finish(struct ctx *c)
+{
+	int ret = zdtm_sigterm(c) || peer_expect(c, PEER_EXPECT) ? -1 : 0;
+
+	tcp_abort(&c->peer);
+	return zdtm_verdict(c) || ret ? -1 : 0;
+}
+
+static const struct test_ops peer_ops = {
+	.start = peer_start,
+	.ready = peer_ready,
+	.check_running = peer_check,
+	.finish = peer_finish,
+};
+
+/*
+ * real/redis: the runner's client SETs a key before the dump and GETs it
+ * after restore on the same connection. A copy restored after the original
+ * went on (leave-running) or after an earlier copy (twice) finds that
+ * connection gone: it is asked on a new one.
+ */
+#define REDIS_SET "SET criu-lite-key hello-from-before-the-dump\r\n"
+#define REDIS_GET "GET criu-lite-key\r\n"
+#define REDIS_VAL "$26\r\nhello-from-before-the-dump\r\n"
+
+/* A free port for a server the runner starts. */
+static int free_port(struct ctx *c)
+{
+	int l = tcp_listen_any(&c->port);
+
+	if (l < 0)
+		return failf(c, "runner: no free port: %m");
+	close(l);
+	return 0;
+}
+
+static int server_wait(struct ctx *c, const char *what)
+{
+	long long end = now_ms() + READY_TIMEOUT_MS;
+	int fd, st;
+
+	while ((fd = tcp_connect_to(c->port)) < 0) {
+		reap_all();
+		if (!take_reaped(c->pid, &st))
+			return failf(c, "%s exited at start (status %#x)", what,
+				     st);
+		if (now_ms() > end || interrupted)
+			return failf(c, "%s does not listen on port %d after %d ms",
+				     what, c->port, READY_TIMEOUT_MS);
+		sleep_ms(20);
+	}
+	return fd;
+}
+
+static int redis_start(struct ctx *c)
+{
+	char port[16];
+	const char *argv[] = { "redis-server", "--port", port, "--bind",
+			       "127.0.0.1", "--save", "", "--appendonly", "no",
+			       "--daemonize", "no", "--dir", c->dir, NULL };
+	pid_t pid;
+
+	if (access("/usr/bin/redis-server", X_OK))
+		return failf(c, "no /usr/bin/redis-server (apt-get install redis-server)");
+	if (free_port(c))
+		return -1;
+	snprintf(port, sizeof(port), "%d", c->port);
+	pid = spawn(argv, c->dir, c->outfile, true);
+	if (pid < 0)
+		return failf(c, "fork: %m");
+	c->pid = pid;
+	remember_sid(c, pid);
+	return 0;
+}
+
+static int redis_ask(struct ctx *c, const char *cmd, const char *want)
+{
+	char buf[512];
+
+	if (send(c->peer, cmd, strlen(cmd), MSG_NOSIGNAL) < 0 ||
+	    tcp_read_until(c->peer, buf, sizeof(buf), want, 10000))
+		return failf(c, "redis: asked %.*s, got \"%s\", not \"%.*s\"",
+			     (int)strlen(cmd) - 2, cmd, buf,
+			     (int)strlen(want) - 2, want);
+	return 0;
+}
+
+static int redis_ready(struct ctx *c)
+{
+	c->peer = server_wait(c, "redis-server");
+	if (c->peer < 0 || redis_ask(c, REDIS_SET, "+OK\r\n"))
+		return -1;
+	wait_sleeping(c, 2000);
+	return note_identity(c);
+}
+
+static int redis_check(struct ctx *c, bool restored)
+{
+	if (check_alive(c, restored ? "restored" : "original"))
+		return -1;
+	if (c->peer < 0) {
+		c->peer = tcp_connect_to(c->port);
+		if (c->peer < 0)
+			return failf(c, "redis: can't connect to port %d: %m",
+				     c->port);
+	}
+	return redis_ask(c, REDIS_GET, REDIS_VAL);
+}
+
+/* redis-server exits 0 on SIGTERM; its client goes first (RST). */
+static int redis_finish(struct ctx *c)
+{
+	tcp_abort(&c->peer);
+	return real_end(c, true);
+}
+
+static const struct test_ops redis_ops = {
+	.start = redis_start,
+	.ready = redis_ready,
+	.check_running = redis_check,
+	.finish = redis_finish,
+};
+
+/* real/http-server: python3 -m http.server serves a file after restore. */
+#define HTTP_FILE "criu-lite.txt"
+#define HTTP_BODY "served by a restored python3 -m http.server\n"
+
+static int http_start(struct ctx *c)
+{
+	char port[16], path[PATH_MAX + 32];
+	const char *argv[] = { "/usr/bin/python3", "-m", "http.server", port,
+			       "--bind", "127.0.0.1", NULL };
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/" HTTP_FILE, c->dir);
+	f = fopen(path, "we");
+	if (!f || fputs(HTTP_BODY, f) < 0 || fclose(f))
+		return failf(c, "can't write %s: %m", path);
+	if (free_port(c))
+		return -1;
+	snprintf(port, sizeof(port), "%d", c->port);
+	c->pid = spawn(argv, c->dir, c->outfile, true);
+	if (c->pid < 0)
+		return failf(c, "fork: %m");
+	remember_sid(c, c->pid);
+	return 0;
+}
+
+static int http_get(struct ctx *c, const char *who)
+{
+	static const char req[] = "GET /" HTTP_FILE " HTTP/1.0\r\n\r\n";
+	char buf[4096];
+	int fd = tcp_connect_to(c->port), ret;
+
+	if (fd < 0)
+		return failf(c, "%s: can't connect to port %d: %m", who,
+			     c->port);
+	ret = send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL) < 0 ||
+	      tcp_read_until(fd, buf, sizeof(buf), HTTP_BODY, 10000);
+	close(fd);
+	if (ret)
+		return failf(c, "%s: GET /" HTTP_FILE " answered \"%.200s\"",
+			     who, buf);
+	return 0;
+}
+
+static int http_ready(struct ctx *c)
+{
+	int fd = server_wait(c, "python3 -m http.server");
+
+	if (fd < 0)
+		return -1;
+	close(fd);
+	if (http_get(c, "before the dump"))
+		return -1;
+	wait_sleeping(c, 2000);
+	return note_identity(c);
+}
+
+static int http_check(struct ctx *c, bool restored)
+{
+	const char *who = restored ? "restored" : "original";
+
+	return check_alive(c, who) || http_get(c, who) ? -1 : 0;
+}
+
+static const struct test_ops http_ops = {
+	.start = http_start,
+	.ready = http_ready,
+	.check_running = http_check,
+	.finish = real_finish,
+};
+
 static const struct test_ops real_sleep_ops = {
 	.start = real_start,
 	.ready = real_exec_ready,
@@ -1153,6 +1663,36 @@ static const char *const python_argv[] = {
 	NULL
 };
 
+/*
+ * A selectors (epoll) loop carried by an eventfd and a pipe in turn: each
+ * eventfd wakeup writes the pipe, each pipe wakeup counts and, 100 ms on,
+ * signals the eventfd. A watch or a readiness lost by restore stops it.
+ */
+static const char *const python_epoll_argv[] = {
+	"/usr/bin/python3", "-c",
+	"import os, selectors, time\n"
+	"sel = selectors.EpollSelector()\n"
+	"r, w = os.pipe()\n"
+	"e = os.eventfd(0, os.EFD_NONBLOCK)\n"
+	"sel.register(r, selectors.EVENT_READ, 'pipe')\n"
+	"sel.register(e, selectors.EVENT_READ, 'eventfd')\n"
+	"os.eventfd_write(e, 1)\n"
+	"i = 0\n"
+	"while True:\n"
+	"    for key, ev in sel.select(1.0):\n"
+	"        if key.data == 'eventfd':\n"
+	"            os.eventfd_read(e)\n"
+	"            os.write(w, b'x')\n"
+	"            continue\n"
+	"        os.read(r, 1)\n"
+	"        i += 1\n"
+	"        with open('counter', 'w') as f:\n"
+	"            f.write('%d\\n' % i)\n"
+	"        time.sleep(0.1)\n"
+	"        os.eventfd_write(e, 1)\n",
+	NULL
+};
+
 static const char *const python_threads_argv[] = {
 	"/usr/bin/python3", "-c",
 	"import os, threading, time\n"
@@ -1182,19 +1722,61 @@ static const struct test real_tests[] = {
 	{ "real/bash-fork", &real_counter_ops, bash_fork_argv },
 	{ "real/python", &real_counter_ops, python_argv },
 	{ "real/python-threads", &real_threads_ops, python_threads_argv },
+	{ "real/python-epoll", &real_counter_ops, python_epoll_argv },
+	{ "real/redis", &redis_ops, NULL },
+	{ "real/http-server", &http_ops, NULL },
 };
+
+/* zdtm tests the runner takes part in */
+static const struct test zdtm_special[] = {
+	{ "tcp_peer_outside", &peer_ops, NULL },
+};
+
+/*
+ * Modes a test can't go through, and why: the case is a SKIP. Mode pidns
+ * restores next to the original, which still holds its ports, connections
+ * and locks (in the one network namespace, on the one file). A connection whose peer is the
+ * runner goes on with one process only: the original after
+ * --leave-running, the first copy of twice.
+ */
+static const struct mode_skip {
+	const char *test, *mode, *why;
+} mode_skips[] = {
+	{ "tcp_established", "pidns", "the original still holds both ends of its connections" },
+	{ "tcp_listen", "pidns", "the original still listens on its ports" },
+	{ "tcp_peer_outside", "pidns", "the original still holds its connection" },
+	{ "tcp_peer_outside", "leave-running", "the runner's connection went on with the original: a copy restored after it has no peer" },
+	{ "tcp_peer_outside", "twice", "the runner's connection went on with the first copy: a second has no peer" },
+	{ "udp", "pidns", "the original still holds its ports" },
+	{ "real/redis", "pidns", "the original still listens on its port" },
+	{ "real/http-server", "pidns", "the original still listens on its port" },
+	/* that restore fails, naming the lock: test/faults checks it */
+	{ "file_locks", "pidns", "the original keeps the locks its copy would take" },
+};
+
+static const char *mode_skipped(const struct test *t, const char *mode)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(mode_skips); i++)
+		if (!strcmp(mode_skips[i].test, t->name) &&
+		    !strcmp(mode_skips[i].mode, mode))
+			return mode_skips[i].why;
+	return NULL;
+}
 
 /* -------------------------------------------------------- criu-lite */
 
-static int run_criu(struct ctx *c, const char *what, const char *const *args,
-		    const char *log)
+/* PROG ARGS..., its output in DIR/WHAT.out, LOG shown on failure. */
+static int run_prog(struct ctx *c, const char *what, const char *prog,
+		    const char *const *args, const char *log)
 {
 	const char *argv[32];
 	char out[PATH_MAX + 32], desc[128];
 	int i, n = 0, st;
 	pid_t pid;
 
-	argv[n++] = criu;
+	argv[n++] = prog;
 	for (i = 0; args[i] && n < (int)ARRAY_SIZE(argv) - 1; i++)
 		argv[n++] = args[i];
 	argv[n] = NULL;
@@ -1211,20 +1793,39 @@ static int run_criu(struct ctx *c, const char *what, const char *const *args,
 					i ? " " : "", argv[i]);
 		vlog("%s: %s", c->t->name, cmd);
 	}
-	pid = spawn(argv, c->dir, out, false);
+	/* a shell job comes back on another terminal, as a job of its own */
+	if (shell_job(c) && !strncmp(what, "restore", 7))
+		pid = spawn_job(c, argv, out, true);
+	else
+		pid = spawn(argv, c->dir, out, false);
 	if (pid < 0)
 		return failf(c, "fork: %m");
 	if (wait_for(pid, CRIU_TIMEOUT_MS, &st)) {
 		kill(pid, SIGKILL);
 		wait_for(pid, 5000, &st);
-		return failf(c, "%s: criu-lite still running after %d s", what,
-			     CRIU_TIMEOUT_MS / 1000);
+		return failf(c, "%s: %s still running after %d s", what,
+			     basename(prog), CRIU_TIMEOUT_MS / 1000);
 	}
 	if (!WIFEXITED(st) || WEXITSTATUS(st)) {
 		describe_status(st, desc, sizeof(desc));
-		return failf(c, "%s: criu-lite %s", what, desc);
+		return failf(c, "%s: %s %s", what, basename(prog), desc);
 	}
 	return 0;
+}
+
+static int run_criu(struct ctx *c, const char *what, const char *const *args,
+		    const char *log)
+{
+	const char *all[32];
+	int n;
+
+	for (n = 0; args[n] && n < (int)ARRAY_SIZE(all) - 2; n++)
+		all[n] = args[n];
+	/* a shell job is dumped and restored as one */
+	if (shell_job(c))
+		all[n++] = "--shell-job";
+	all[n] = NULL;
+	return run_prog(c, what, criu, all, log);
 }
 
 #define PREDUMPS 3
@@ -1487,6 +2088,50 @@ static int mode_predump(struct ctx *c)
 }
 
 /*
+ * scripts/criu-lite-migrate to "localhost" through a remote shell that runs
+ * the command here (test/migrate-rsh): two pre-dumps while the test runs,
+ * the dump, the images copied to another directory, the restore from there.
+ */
+static int mode_migrate(struct ctx *c)
+{
+	char pid[16], script[PATH_MAX + 32], rsh[PATH_MAX + 32];
+	char local[PATH_MAX + 16], remote[PATH_MAX + 16];
+	char log[PATH_MAX + 16];
+	const char *args[] = { "-t", pid, "--to", "localhost", "--rsh", rsh,
+			       "--criu", criu, "--remote-criu", criu, "-D",
+			       local, "--remote-dir", remote, "-v", NULL };
+
+	/* their check needs the counter at the moment of the dump */
+	if (c->t->ops->after_dump) {
+		snprintf(c->skip, sizeof(c->skip),
+			 "the dump happens inside the script, out of sight");
+		return 0;
+	}
+	if (shell_job(c)) {
+		snprintf(c->skip, sizeof(c->skip),
+			 "a shell job: the script's restore has no terminal to give it");
+		return 0;
+	}
+	if (start(c))
+		return -1;
+	snprintf(pid, sizeof(pid), "%d", c->pid);
+	xsnprintf(script, sizeof(script), "%s/scripts/criu-lite-migrate",
+		  root_dir);
+	xsnprintf(rsh, sizeof(rsh), "%s/test/migrate-rsh", root_dir);
+	xsnprintf(local, sizeof(local), "%s/here", c->dir);
+	xsnprintf(remote, sizeof(remote), "%s/there", c->dir);
+	xsnprintf(log, sizeof(log), "%s/there/restore.log", c->dir);
+	if (run_prog(c, "migrate", script, args, log))
+		return -1;
+	/* the images restored are the copy's */
+	xsnprintf(c->img, sizeof(c->img), "%s/final", remote);
+	forget_reaped(c->pid);
+	if (c->t->ops->check_running(c, true))
+		return -1;
+	return c->t->ops->finish(c);
+}
+
+/*
  * No criu-lite at all: start, ready, SIGTERM, verdict. Proves a test passes
  * on its own, so that a failure in the other modes is the tool's.
  */
@@ -1510,6 +2155,7 @@ static const struct mode modes[] = {
 	{ "pidns", mode_pidns, true },
 	{ "predump", mode_predump, false },
 	{ "lazy", mode_plain, false },
+	{ "migrate", mode_migrate, false },
 	{ "none", mode_none, false },
 };
 
@@ -1584,7 +2230,10 @@ static int run_case(const struct test *t, const struct mode *m)
 	xsnprintf(c->pidfile, sizeof(c->pidfile), "%s/%s.pid", c->dir, slug);
 	xsnprintf(c->counter, sizeof(c->counter), "%s/counter", c->dir);
 	add_log(c, c->outfile);
-	if (mkdir(c->dir, 0755)) {
+	if (mode_skipped(t, m->name)) {
+		snprintf(c->skip, sizeof(c->skip), "%s", mode_skipped(t, m->name));
+		ret = 0;
+	} else if (mkdir(c->dir, 0755)) {
 		failf(c, "mkdir %s: %m", c->dir);
 		ret = -1;
 	} else {
@@ -1594,6 +2243,7 @@ static int run_case(const struct test *t, const struct mode *m)
 	if (!ret && interrupted)
 		ret = failf(c, "interrupted");
 	kill_leftovers(c->sids, c->nsids);
+	release_terminals();
 
 	if (!ret && c->skip[0]) {
 		printf("SKIP %s [%s]: %s\n", t->name, m->name, c->skip);
@@ -1660,6 +2310,9 @@ static void add_all_tests(void)
 	     tok = strtok_r(NULL, " \t", &save)) {
 		snprintf(tests[ntests].name, sizeof(tests[0].name), "%s", tok);
 		tests[ntests].ops = &zdtm_ops;
+		for (i = 0; i < ARRAY_SIZE(zdtm_special); i++)
+			if (!strcmp(zdtm_special[i].name, tok))
+				tests[ntests].ops = zdtm_special[i].ops;
 		ntests++;
 	}
 	for (i = 0; i < ARRAY_SIZE(real_tests) && ntests < MAX_TESTS; i++)

@@ -35,9 +35,17 @@ ZDTM_TESTS := \
 	creds \
 	fds \
 	fds_shared \
+	file_deleted \
+	file_locks \
+	shared_fdtable \
+	fds_many \
 	pipes \
 	fifo \
 	pipeline \
+	pty_pair \
+	pty_ctty \
+	pty_session \
+	shell_job \
 	static \
 	pstree \
 	threads \
@@ -49,12 +57,24 @@ ZDTM_TESTS := \
 	pidns_nested \
 	cold_pageout \
 	predump_chain \
+	eventfd \
+	signalfd \
+	epoll \
+	epoll_shared \
+	timerfd \
+	inotify \
+	tcp_established \
+	tcp_listen \
+	tcp_peer_outside \
+	udp \
 	lazy_fast \
 	lazy_slow
 
 ZDTM_STATIC_TESTS := static
 ZDTM_PTHREAD_TESTS := thread_signals threads pidns_nested sc_nanosleep_rem tree_churn \
 	lazy_fast lazy_slow
+# TCP and UDP: with lib/inet.c
+ZDTM_INET_TESTS := tcp_established tcp_listen tcp_peer_outside udp
 
 ZDTM_CC ?= $(CC)
 ZDTM_CFLAGS ?= $(filter-out -fsanitize=% -D_GNU_SOURCE -MMD -MP -O0 -O1 -O3 -Os,$(CFLAGS)) \
@@ -63,6 +83,7 @@ ZDTM_LDFLAGS ?= $(filter-out -fsanitize=%,$(LDFLAGS))
 
 ZDTM_BINS := $(addprefix $(ZDTM_SRCDIR)/,$(ZDTM_TESTS))
 ZDTM_LIBOBJ := $(ZDTM_SRCDIR)/lib/zdtmtst.o
+ZDTM_INETOBJ := $(ZDTM_SRCDIR)/lib/inet.o
 ZDTM_RUNNER := $(ZDTM_SRCDIR)/zdtm-run
 
 zdtm: $(ZDTM_BINS) $(ZDTM_RUNNER)
@@ -70,10 +91,14 @@ zdtm: $(ZDTM_BINS) $(ZDTM_RUNNER)
 $(ZDTM_LIBOBJ): $(ZDTM_SRCDIR)/lib/zdtmtst.c $(ZDTM_SRCDIR)/lib/zdtmtst.h
 	$(ZDTM_CC) $(ZDTM_CFLAGS) -c -o $@ $<
 
-$(ZDTM_BINS): %: %.c $(ZDTM_LIBOBJ) $(ZDTM_SRCDIR)/lib/zdtmtst.h
+$(ZDTM_INETOBJ): $(ZDTM_SRCDIR)/lib/inet.c $(ZDTM_SRCDIR)/lib/inet.h $(ZDTM_SRCDIR)/lib/zdtmtst.h
+	$(ZDTM_CC) $(ZDTM_CFLAGS) -c -o $@ $<
+
+$(ZDTM_BINS): %: %.c $(ZDTM_LIBOBJ) $(ZDTM_INETOBJ) $(ZDTM_SRCDIR)/lib/zdtmtst.h
 	$(ZDTM_CC) $(ZDTM_CFLAGS) $(ZDTM_LDFLAGS) \
 		$(if $(filter $(notdir $@),$(ZDTM_STATIC_TESTS)),-static) \
-		-o $@ $< $(ZDTM_LIBOBJ) $(if $(filter $(notdir $@),creds),-lcap) \
+		-o $@ $< $(ZDTM_LIBOBJ) \
+		$(if $(filter $(notdir $@),$(ZDTM_INET_TESTS)),$(ZDTM_INETOBJ)) $(if $(filter $(notdir $@),creds),-lcap) \
 		$(if $(filter $(notdir $@),$(ZDTM_PTHREAD_TESTS)),-pthread)
 
 $(ZDTM_SRCDIR)/lazy_slow: $(ZDTM_SRCDIR)/lazy_fast.c
@@ -84,6 +109,6 @@ $(ZDTM_RUNNER): $(ZDTM_SRCDIR)/zdtm-run.c $(ZDTM_SRCDIR)/zdtm.mk
 		-DZDTM_TEST_LIST='"$(strip $(ZDTM_TESTS))"' -o $@ $<
 
 zdtm-clean:
-	rm -f $(ZDTM_BINS) $(ZDTM_RUNNER) $(ZDTM_LIBOBJ)
+	rm -f $(ZDTM_BINS) $(ZDTM_RUNNER) $(ZDTM_LIBOBJ) $(ZDTM_INETOBJ)
 
 .PHONY: zdtm zdtm-clean

@@ -69,6 +69,9 @@ int test_reap_children(void);
 /* A child's verdict: exit 0 quietly (only the root prints PASS). */
 void test_child_pass(void) __attribute__((noreturn));
 
+/* Messages, PASS and FAIL go to FD (the outfile, kept) from now on. */
+void test_out_fd(int fd);
+
 void pass(void) __attribute__((noreturn));
 void fail(const char *fmt, ...)
 	__attribute__((noreturn, format(printf, 1, 2)));
