@@ -484,8 +484,8 @@ static int copy_pages(struct daemon *d, struct lazy_mm *mm, struct dmn_run *r,
 	};
 
 	/* corrupted: the task must not run on with it (the guard kills it) */
-	if (pages_crc_check(&mm->img->crc, mm->img->fd, mm->img->name,
-			    r->off + i * page, n * page))
+	if (pages_crc_check(&mm->img->crc, mm->img->fd, mm->img->map,
+			    mm->img->name, r->off + i * page, n * page))
 		return -1;
 	if (!ioctl(mm->uffd, UFFDIO_COPY, &c)) {
 		mark_home(mm, r, i, n);

@@ -821,8 +821,8 @@ int pages_crc_init(struct pages_crc *c, const PagemapHead *head,
 	return 0;
 }
 
-int pages_crc_check(struct pages_crc *c, int fd, const char *name,
-		    uint64_t off, uint64_t len)
+int pages_crc_check(struct pages_crc *c, int fd, const unsigned char *map,
+		    const char *name, uint64_t off, uint64_t len)
 {
 	uint64_t b, last;
 
@@ -835,12 +835,13 @@ int pages_crc_check(struct pages_crc *c, int fd, const char *name,
 
 		if (c->ok[b])
 			continue;
-		if (pread(fd, c->buf, blen, at) != (ssize_t)blen) {
+		if (!map && pread(fd, c->buf, blen, at) != (ssize_t)blen) {
 			pr_perror("Image %s: can't read %zu bytes at %" PRIu64,
 				  name, blen, at);
 			return -1;
 		}
-		if (verify_chunk(name, c->buf, blen, c->block, c->crcs + b, at))
+		if (verify_chunk(name, map ? map + at : c->buf, blen, c->block,
+				 c->crcs + b, at))
 			return -1;
 		c->ok[b] = 1;
 	}
@@ -1269,7 +1270,7 @@ static int fill_run(struct pages_filler *pf, uint64_t vaddr, uint64_t len,
 		return -1;
 	if (pf->vma_lazy)
 		return lazy_set_add(&pf->lazy, vaddr, len, off);
-	if (opts.lazy_pages && pages_crc_check(&pf->crc, pf->img_fd,
+	if (opts.lazy_pages && pages_crc_check(&pf->crc, pf->img_fd, NULL,
 					       "pages", off, len))
 		return -1;
 	done = uffd_fill(pf, vaddr, len, off);

@@ -317,8 +317,9 @@ struct pages_crc {
 };
 int pages_crc_init(struct pages_crc *c, const PagemapHead *head,
 		   uint64_t size);
-int pages_crc_check(struct pages_crc *c, int fd, const char *name,
-		    uint64_t off, uint64_t len);
+/* From MAP, the image mapped whole, if not NULL; else read from FD. */
+int pages_crc_check(struct pages_crc *c, int fd, const unsigned char *map,
+		    const char *name, uint64_t off, uint64_t len);
 void pages_crc_free(struct pages_crc *c);
 int pagemap_load_temps(int dirfd, unsigned int id, struct cold_runs *runs);
 int pages_snapshot(struct dump_task *t);
