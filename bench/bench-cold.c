@@ -82,18 +82,10 @@ static pid_t start_target(size_t len, size_t cold, int ready_fd)
 	struct target_info ti;
 	pid_t pid = fork();
 	size_t i;
-	int fd;
 
 	if (pid)
 		return pid;
-	setsid();
-	/* only what criu-lite can dump: /dev/null on 0-2, nothing else */
-	fd = open("/dev/null", O_RDWR);
-	for (i = 0; i < 3; i++)
-		dup2(fd, i);
-	for (fd = 3; fd < 1024; fd++)
-		if (fd != ready_fd)
-			close(fd);
+	target_detach(ready_fd);
 	mem = mmap(NULL, len, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (mem == MAP_FAILED)

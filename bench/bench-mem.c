@@ -39,7 +39,7 @@ static double ref_write(const char *path, size_t len)
 
 	if (p == MAP_FAILED)
 		die("mmap");
-	fill(p, len, 3);
+	bench_fill(p, len, 3);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	if (fd < 0)
 		die(path);
@@ -100,7 +100,7 @@ static void one_round(const char *tool, const char *imgdir, const char *ref,
 	double t;
 
 	clear_dir(imgdir);
-	pid = bench_start(len);
+	pid = target_start(anon_target, len);
 	snprintf(pidbuf, sizeof(pidbuf), "%d", pid);
 
 	char *dump_argv[] = { (char *)tool, "dump", "-t", pidbuf, "-D",

@@ -132,7 +132,7 @@ int main(int argc, char **argv)
 	    (mkdir(local, 0700) && errno != EEXIST) ||
 	    (mkdir(srv, 0700) && errno != EEXIST))
 		die(dir);
-	pid = bench_start(mib << 20);
+	pid = target_start(anon_target, mib << 20);
 	snprintf(pidbuf, sizeof(pidbuf), "%d", pid);
 
 	for (i = 0; i < rounds; i++) {

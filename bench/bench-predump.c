@@ -42,7 +42,7 @@ static void flag(const char *name)
 static void on_rewrite(int sig)
 {
 	(void)sig;
-	fill(mem + mem_len / 2, dirty_len, 99);
+	bench_fill(mem + mem_len / 2, dirty_len, 99);
 	flag("rewritten");
 }
 
@@ -70,21 +70,15 @@ static void on_check(int sig)
 static pid_t start_target(void)
 {
 	pid_t pid = fork();
-	int nul, fd;
 
 	if (pid)
 		return pid;
-	setsid();
-	nul = open("/dev/null", O_RDWR);
-	for (fd = 0; fd < 3; fd++)
-		dup2(nul, fd);
-	for (fd = 3; fd < 1024; fd++)
-		close(fd);
+	target_detach(-1);
 	mem = mmap(NULL, mem_len, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (mem == MAP_FAILED)
 		_exit(1);
-	fill(mem, mem_len, 7);
+	bench_fill(mem, mem_len, 7);
 	signal(SIGUSR1, on_rewrite);
 	signal(SIGUSR2, on_check);
 	flag("ready");

@@ -52,6 +52,77 @@ static inline int run_tool(char *const argv[], long *maxrss_kb)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/*
+ * In a forked target: a session of its own, /dev/null on 0-2, no other fd
+ * but KEEP (-1: none): only what criu-lite can dump.
+ */
+static inline void target_detach(int keep)
+{
+	int nul, fd;
+
+	setsid();
+	nul = open("/dev/null", O_RDWR);
+	for (fd = 0; fd < 3; fd++)
+		dup2(nul, fd);
+	for (fd = 3; fd < 1024; fd++)
+		if (fd != keep)
+			close(fd);
+}
+
+/* Every page of P a byte of its own, from SEED. */
+static inline void bench_fill(char *p, size_t len, unsigned int seed)
+{
+	size_t i;
+
+	for (i = 0; i < len; i += 4096)
+		memset(p + i, (int)(seed + i / 4096), 4096);
+}
+
+/* A target with LEN of written anonymous memory, which then sleeps. */
+static inline pid_t anon_target(size_t len, int ready_fd)
+{
+	pid_t pid = fork();
+	char *p;
+
+	if (pid)
+		return pid;
+	target_detach(ready_fd);
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		 -1, 0);
+	if (p == MAP_FAILED)
+		_exit(1);
+	bench_fill(p, len, 7);
+	if (write(ready_fd, "r", 1) != 1)
+		_exit(1);
+	close(ready_fd);
+	for (;;)
+		pause();
+}
+
+/*
+ * START(LEN, fd) forks a target that writes a byte on fd once it is ready,
+ * then closes it.
+ */
+static inline pid_t target_start(pid_t (*start)(size_t len, int ready_fd),
+				 size_t len)
+{
+	int pfd[2];
+	pid_t pid;
+	char c;
+
+	if (pipe(pfd))
+		die("pipe");
+	pid = start(len, pfd[1]);
+	close(pfd[1]);
+	if (read(pfd[0], &c, 1) != 1)
+		die("target did not start");
+	/* and has closed it: no pipe in what gets dumped */
+	while (read(pfd[0], &c, 1) > 0)
+		;
+	close(pfd[0]);
+	return pid;
+}
+
 /* images of earlier runs (other PIDs) would pile up in memory on /dev/shm */
 static inline void clear_dir(const char *dir)
 {
@@ -64,63 +135,6 @@ static inline void clear_dir(const char *dir)
 		if (de->d_name[0] != '.' && unlinkat(dirfd(d), de->d_name, 0))
 			die(de->d_name);
 	closedir(d);
-}
-
-static inline void fill(char *p, size_t len, unsigned int seed)
-{
-	size_t i;
-
-	for (i = 0; i < len; i += 4096)
-		memset(p + i, (int)(seed + i / 4096), 4096);
-}
-
-/* the process that gets dumped: writes its memory, then sleeps */
-static inline pid_t bench_target(size_t len, int ready_fd)
-{
-	pid_t pid = fork();
-	char *p;
-
-	if (pid)
-		return pid;
-	setsid();
-	/* only what criu-lite can dump: /dev/null on 0-2, nothing else */
-	{
-		int nul = open("/dev/null", O_RDWR), fd;
-
-		for (fd = 0; fd < 3; fd++)
-			dup2(nul, fd);
-		for (fd = 3; fd < 1024; fd++)
-			if (fd != ready_fd)
-				close(fd);
-	}
-	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-		 -1, 0);
-	if (p == MAP_FAILED)
-		_exit(1);
-	fill(p, len, 7);
-	if (write(ready_fd, "r", 1) != 1)
-		_exit(1);
-	close(ready_fd);
-	close(3);
-	for (;;)
-		pause();
-}
-
-/* bench_target, once its memory is written: its PID */
-static inline pid_t bench_start(size_t len)
-{
-	int pfd[2];
-	pid_t pid;
-	char c;
-
-	if (pipe(pfd))
-		die("pipe");
-	pid = bench_target(len, pfd[1]);
-	close(pfd[1]);
-	if (read(pfd[0], &c, 1) != 1)
-		die("target did not start");
-	close(pfd[0]);
-	return pid;
 }
 
 static inline int cmp_double(const void *a, const void *b)

@@ -6,6 +6,7 @@ BENCH_PREDUMP_BIN := build/bench-predump
 BENCH_ANONFD_BIN := build/bench-anonfd
 BENCH_FDS_BIN := build/bench-fds
 BENCH_PS_BIN := build/bench-pageserver
+BENCH_LAZY_BIN := build/bench-lazy
 BENCH_DIR := /dev/shm/criu-lite-bench
 
 $(BENCH_BIN): bench/bench-mem.c bench/bench.h
@@ -24,6 +25,10 @@ $(BENCH_PREDUMP_BIN): bench/bench-predump.c bench/bench.h
 	@mkdir -p build
 	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $<
 
+$(BENCH_LAZY_BIN): bench/bench-lazy.c bench/bench.h
+	@mkdir -p build
+	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $<
+
 $(BENCH_ANONFD_BIN): bench/bench-anonfd.c bench/bench.h
 	@mkdir -p build
 	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $<
@@ -37,7 +42,7 @@ $(BENCH_PS_BIN): bench/bench-pageserver.c bench/bench.h
 	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $<
 
 bench: bench-mem bench-tree bench-cold bench-predump bench-anonfd bench-fds \
-	bench-pageserver
+	bench-pageserver bench-lazy
 
 bench-mem: all $(BENCH_BIN)
 	$(BENCH_BIN) criu-lite/criu-lite $(BENCH_DIR) 1024
@@ -54,6 +59,10 @@ bench-cold: all $(BENCH_COLD_BIN)
 bench-predump: all $(BENCH_PREDUMP_BIN)
 	$(BENCH_PREDUMP_BIN) criu-lite/criu-lite $(BENCH_DIR)-predump 1024 16
 
+# 1 GiB: restore --lazy-pages against the eager restore, 3 rounds each
+bench-lazy: all $(BENCH_LAZY_BIN)
+	$(BENCH_LAZY_BIN) criu-lite/criu-lite $(BENCH_DIR)-lazy 1024 3
+
 # 8,000 eventfds, epoll watches, timerfds and signalfds in one process
 # (restore holds each twice: 10,000 would need RLIMIT_NOFILE above 20,000)
 bench-anonfd: all $(BENCH_ANONFD_BIN)
@@ -68,4 +77,4 @@ bench-pageserver: all $(BENCH_PS_BIN)
 	$(BENCH_PS_BIN) criu-lite/criu-lite $(BENCH_DIR)-ps 1024 5
 
 .PHONY: bench bench-mem bench-tree bench-cold bench-predump bench-anonfd bench-fds \
-	bench-pageserver
+	bench-pageserver bench-lazy

@@ -7,6 +7,7 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <linux/kernel-page-flags.h>
 #include <linux/userfaultfd.h>
 #include <signal.h>
@@ -305,6 +306,29 @@ static int probe_uffd_wp_async(void)
 			     UFFD_FEATURE_WP_UNPOPULATED);
 }
 
+static int probe_lazy_pages(void) { return !lazy_uffd_api(-1, NULL); }
+
+/* What restore --lazy-pages asks of userfaultfd, each present or not ("-"). */
+static void print_lazy_pages(void)
+{
+	static const struct { uint64_t bit; const char *name; } f[] = {
+		{ UFFD_FEATURE_EVENT_FORK, "event_fork" },
+		{ UFFD_FEATURE_EVENT_REMAP, "event_remap" },
+		{ UFFD_FEATURE_EVENT_REMOVE, "event_remove" },
+		{ UFFD_FEATURE_EVENT_UNMAP, "event_unmap" },
+		{ UFFD_FEATURE_MISSING_SHMEM, "missing_shmem" },
+	};
+	uint64_t have = 0;
+	int ok = !lazy_uffd_api(-1, &have);
+	size_t i;
+
+	printf("%-24s %s, userfaultfd features %#" PRIx64 ":", "lazy_pages",
+	       ok ? "yes" : "NO: restore --lazy-pages is refused", have);
+	for (i = 0; i < ARRAY_SIZE(f); i++)
+		printf(" %s%s", have & f[i].bit ? "" : "-", f[i].name);
+	printf("\n");
+}
+
 static int probe_soft_dirty(void) { return track_probe_soft_dirty(); }
 static int probe_track_uffd_wp(void) { return track_probe_uffd_wp(); }
 
@@ -419,6 +443,8 @@ static const struct feature features[] = {
 	  "dirty tracking without soft-dirty is impossible: no incremental dumps" },
 	{ "userfaultfd", 0, probe_uffd,
 	  "no lazy (post-copy) restore" },
+	{ "lazy_pages", 0, probe_lazy_pages,
+	  "no restore --lazy-pages: userfaultfd for kernel faults with fork/remap/remove/unmap events is missing or refused (CAP_SYS_PTRACE)" },
 	{ "uffd_wp_async", 0, probe_uffd_wp_async,
 	  "no write tracking through userfaultfd for incremental dumps" },
 	{ "soft_dirty", 0, probe_soft_dirty,
@@ -483,6 +509,7 @@ int cr_check(void)
 		printf("%-24s %s\n", "mem_tracker", k == TRACKER_NONE ?
 		       "NONE: pre-dump and dump --track-mem are refused" :
 		       track_name(k));
+		print_lazy_pages();
 		printf(missing ? "%d required feature(s) missing\n" :
 				 "Looks good.\n", missing);
 	}

@@ -58,6 +58,8 @@ struct opts {
 	int page_server;		/* dump: images go to a page server */
 	const char *ps_addr;		/* --address: its, or where it listens */
 	int ps_port;			/* --port, -1 if not given */
+	int lazy_pages;			/* restore: memory filled on demand */
+	const char *lazy_socket;	/* ... by the daemon listening there */
 };
 extern struct opts opts;
 
@@ -68,6 +70,7 @@ int cr_check(void);
 int check_restore_kernel(void);
 int cr_show(const char *path);
 int cr_page_server(void);
+int cr_lazy_pages(void);
 
 /* pidfd-store.c: restore --pidfd-store, pidfds for a supervisor */
 struct rst_tree;

@@ -19,9 +19,11 @@ static void usage(FILE *f)
 "                    [--page-server --address A --port N]\n"
 "  criu-lite pre-dump -t PID -D DIR [--prev-images-dir PREV]\n"
 "                    [--page-server --address A --port N]\n"
-"  criu-lite restore -D DIR [-d] [-j] [--pidns] [--cold-mark=MODE] [-v[N]] [-o LOG]\n"
+"  criu-lite restore -D DIR [-d] [-j] [--pidns] [--cold-mark=MODE] [--lazy-pages]\n"
+"                    [--lazy-socket SOCKET] [-v[N]] [-o LOG]\n"
 "                    [--pidfd-store=SOCKET [--pidfd-rights=LIST] [--pidfd-allow-full]]\n"
 "  criu-lite page-server -D DIR --port N [--address A]\n"
+"  criu-lite lazy-pages -D DIR --lazy-socket SOCKET [-v[N]] [-o LOG]\n"
 "  criu-lite check   [--all] [--feature NAME]\n"
 "  criu-lite show    DIR|FILE [--json]\n"
 "\n"
@@ -40,6 +42,11 @@ static void usage(FILE *f)
 "      --cold-mark=MODE  off, cold, pageout or auto (default): restore: how\n"
 "                        pages cold at dump are marked again; dump: off\n"
 "                        records no temperature\n"
+"      --lazy-pages      restore: private anonymous memory comes in on demand\n"
+"                        (userfaultfd) and in the background: runs at once\n"
+"      --lazy-socket SOCKET  lazy-pages: listen there for the restore to\n"
+"                        serve; restore --lazy-pages: use that daemon\n"
+"                        instead of starting one (@NAME: abstract)\n"
 "      --pidfd-store=SOCKET  restore: hand a pidfd per restored process to\n"
 "                        the supervisor listening on unix socket SOCKET\n"
 "                        (@NAME: abstract)\n"
@@ -124,6 +131,8 @@ int main(int argc, char **argv)
 		{ "page-server", no_argument, NULL, 11 },
 		{ "address", required_argument, NULL, 12 },
 		{ "port", required_argument, NULL, 13 },
+		{ "lazy-pages", no_argument, NULL, 14 },
+		{ "lazy-socket", required_argument, NULL, 15 },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -215,6 +224,12 @@ int main(int argc, char **argv)
 				return 1;
 			}
 			break;
+		case 14:
+			opts.lazy_pages = 1;
+			break;
+		case 15:
+			opts.lazy_socket = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -239,6 +254,14 @@ int main(int argc, char **argv)
 		pr_err("--pidfd-store, --pidfd-rights and --pidfd-allow-full are for restore\n");
 		return 1;
 	}
+	if (opts.lazy_pages && strcmp(cmd, "restore")) {
+		pr_err("--lazy-pages is for restore\n");
+		return 1;
+	}
+	if (opts.lazy_socket && !opts.lazy_pages && strcmp(cmd, "lazy-pages")) {
+		pr_err("--lazy-socket is for lazy-pages and restore --lazy-pages\n");
+		return 1;
+	}
 	if ((opts.pidfd_rights_set || opts.pidfd_allow_full) &&
 	    !opts.pidfd_store) {
 		pr_err("--pidfd-rights and --pidfd-allow-full need --pidfd-store=SOCKET\n");
@@ -250,8 +273,14 @@ int main(int argc, char **argv)
 		ret = opts.dir ? cr_page_server() : 1;
 		if (!opts.dir)
 			pr_err("page-server needs a directory to write the images into: -D DIR\n");
+	} else if (!strcmp(cmd, "lazy-pages")) {
+		if (!opts.dir) {
+			pr_err("lazy-pages needs an images directory: -D DIR\n");
+			return 1;
+		}
+		ret = cr_lazy_pages();
 	} else if (!strcmp(cmd, "dump") || !strcmp(cmd, "restore") ||
-	    !strcmp(cmd, "pre-dump")) {
+		   !strcmp(cmd, "pre-dump")) {
 		if (!opts.dir) {
 			pr_err("%s needs an images directory: -D DIR\n", cmd);
 			return 1;

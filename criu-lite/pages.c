@@ -771,8 +771,12 @@ int pages_validate(int dirfd, const MmEntry *mm)
 		       name, (long long)st.st_size, total, total * page);
 		goto out;
 	}
-	ret = pages_file_verify(dirfd, name, pr.head->crc_block,
-				pr.head->crc32c, pr.head->n_crc32c);
+	/* lazy: each block is checked before the first copy from it */
+	if (!opts.lazy_pages)
+		ret = pages_file_verify(dirfd, name, pr.head->crc_block,
+					pr.head->crc32c, pr.head->n_crc32c);
+	else
+		ret = 0;
 out:
 	pagemap_close_read(&pr);
 	return ret ? -1 : 0;
@@ -797,6 +801,61 @@ static int verify_chunk(const char *name, const unsigned char *buf, size_t len,
 	return 0;
 }
 
+int pages_crc_init(struct pages_crc *c, const PagemapHead *head,
+		   uint64_t size)
+{
+	*c = (struct pages_crc){ .block = head->crc_block, .n = head->n_crc32c,
+				 .size = size };
+	if (!c->n)
+		return 0;
+	c->crcs = malloc(c->n * sizeof(*c->crcs));
+	c->ok = calloc(c->n, 1);
+	c->buf = malloc(c->block);
+	if (!c->crcs || !c->ok || !c->buf) {
+		pages_crc_free(c);
+		pr_err("Out of memory for the checksums of a pages image\n");
+		return -1;
+	}
+	memcpy(c->crcs, head->crc32c, c->n * sizeof(*c->crcs));
+	return 0;
+}
+
+int pages_crc_check(struct pages_crc *c, int fd, const unsigned char *map,
+		    const char *name, uint64_t off, uint64_t len)
+{
+	uint64_t b, last;
+
+	if (!c->n || !len)
+		return 0;
+	last = (off + len - 1) / c->block;
+	for (b = off / c->block; b <= last && b < c->n; b++) {
+		uint64_t at = b * c->block;
+		size_t blen = c->size - at < c->block ? c->size - at : c->block;
+
+		if (c->ok[b])
+			continue;
+		if (!map && pread(fd, c->buf, blen, at) != (ssize_t)blen) {
+			pr_perror("Image %s: can't read %zu bytes at %" PRIu64,
+				  name, blen, at);
+			return -1;
+		}
+		if (verify_chunk(name, map ? map + at : c->buf, blen, c->block,
+				 c->crcs + b, at))
+			return -1;
+		c->ok[b] = 1;
+	}
+	return 0;
+}
+
+void pages_crc_free(struct pages_crc *c)
+{
+	free(c->crcs);
+	free(c->ok);
+	free(c->buf);
+	c->crcs = NULL;
+	c->ok = NULL;
+	c->buf = NULL;
+}
 /*
  * The image is mapped a window at a time, not read: its pages are in the
  * page cache already (tmpfs, or the dump just wrote them), and a read()
@@ -866,7 +925,9 @@ out_fd:
  * to the mm that creates it, so the task creates it and we take it with
  * pidfd_getfd(). Private file mappings (uffd MISSING mode does not handle
  * them) and anything the kernel refuses go the old way: MADV_POPULATE_WRITE,
- * then preadv() of the image inside the task.
+ * then preadv() of the image inside the task. With --lazy-pages, the runs of
+ * private anonymous VMAs are not copied: the VMA stays registered and the
+ * runs go with the uffd to the lazy-pages daemon (lazy-pages.c).
  */
 struct pages_filler {
 	struct rst_task *t;
@@ -882,6 +943,9 @@ struct pages_filler {
 	uint64_t win_off, win_len;
 	const VmaEntry *vma;		/* the VMA runs are going into */
 	int registered;			/* ... and it is registered with uffd */
+	int vma_lazy;			/* ... and stays so: its runs are lazy */
+	struct lazy_set lazy;		/* --lazy-pages: runs left to the daemon */
+	struct pages_crc crc;		/* ... and the image checked as used */
 	/* pages in the previous dumps: their pages images, a bounce buffer */
 	int *prev_fd;
 	unsigned char *prev_buf;
@@ -974,44 +1038,61 @@ static int fill_queue(struct pages_filler *pf, uint64_t vaddr, uint64_t len,
 	return 0;
 }
 
-/* Create the uffd in the task and take it; on any refusal, fill by preadv. */
-static int uffd_open(struct pages_filler *pf)
+/* No uffd for T (WHY, ERR): fill by preadv, or refuse --lazy-pages. */
+static int uffd_refused(const struct rst_task *t, const char *why, int err)
+{
+	if (opts.lazy_pages) {
+		pr_err("PID %d: %s (%s): no lazy pages without a userfaultfd\n",
+		       t->pid, why, strerror(err));
+		return -1;
+	}
+	pr_debug("PID %d: %s (%s), pages are filled by preadv\n", t->pid, why,
+		 strerror(err));
+	return 0;
+}
+
+static int uffd_api(struct pages_filler *pf)
 {
 	struct uffdio_api api = { .api = UFFD_API,
 				  .features = UFFD_FEATURE_MISSING_SHMEM };
+
+	if (opts.lazy_pages)
+		return lazy_uffd_api(pf->uffd, NULL);
+	return ioctl(pf->uffd, UFFDIO_API, &api);
+}
+
+/* Create the uffd in the task and take it; on any refusal, fill by preadv. */
+static int uffd_open(struct pages_filler *pf)
+{
 	struct rst_task *t = pf->t;
 	long fd;
 
 	/* pidfd comes from CLONE_PIDFD; without it we can't take the uffd */
-	if (t->pidfd < 0) {
-		pr_debug("PID %d: no pidfd, pages are filled by preadv\n", t->pid);
-		return 0;
-	}
-	/* user-mode-only: we never take faults, and it needs no privilege */
-	fd = fill_call(pf, SYS_userfaultfd,
-		       O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY, 0, 0, 0);
+	if (t->pidfd < 0)
+		return uffd_refused(t, "no pidfd", EBADF);
+	/*
+	 * user-mode-only: we never take faults, and it needs no privilege;
+	 * lazy pages take the kernel's faults too (read() into lazy memory)
+	 */
+	fd = fill_call(pf, SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK |
+		       (opts.lazy_pages ? 0 : UFFD_USER_MODE_ONLY), 0, 0, 0);
 	if (fd == -EIO)
 		return -1;
-	if (fd < 0) {
-		pr_debug("PID %d: no userfaultfd (%s), pages are filled by preadv\n",
-			 t->pid, strerror(-fd));
-		return 0;
-	}
+	if (fd < 0)
+		return uffd_refused(t, "no userfaultfd", -fd);
 	pf->uffd = remote_take_fd(&t->remote, t->pidfd, fd);
 	if (pf->uffd == -2) {
 		pf->uffd = -1;
 		return -1;
 	}
-	if (pf->uffd < 0) {
-		pr_debug("PID %d: pidfd_getfd of its userfaultfd: %s, pages are filled by preadv\n",
-			 t->pid, strerror(errno));
-		return 0;
-	}
-	if (ioctl(pf->uffd, UFFDIO_API, &api)) {
-		pr_debug("PID %d: UFFDIO_API: %s, pages are filled by preadv\n",
-			 t->pid, strerror(errno));
+	if (pf->uffd < 0)
+		return uffd_refused(t, "pidfd_getfd of its userfaultfd", errno);
+	if (uffd_api(pf)) {
+		int err = errno;
+
 		close(pf->uffd);
 		pf->uffd = -1;
+		return uffd_refused(t, "UFFDIO_API", err);
 	}
 	return 0;
 }
@@ -1030,6 +1111,21 @@ static int uffd_unregister(struct pages_filler *pf)
 	return 0;
 }
 
+/*
+ * Only private anonymous runs come here (shared ones: shmem.c). Filled now
+ * all the same: a read-only VMA (made read-only with no page in it, the
+ * kernel would drop its VM_ACCOUNT; it is small anyway), and the one holding
+ * the command line and environment, which others read through /proc: a
+ * remote read of a missing page fails (EFAULT) instead of waiting.
+ */
+static int vma_may_be_lazy(const MmEntry *mm, const VmaEntry *v)
+{
+	if (!(v->prot & PROT_WRITE))
+		return 0;
+	return !(mm->arg_start < v->end && mm->arg_end > v->start) &&
+	       !(mm->env_start < v->end && mm->env_end > v->start);
+}
+
 /* Runs come in address order: register each anonymous VMA while it fills. */
 static int uffd_switch_vma(struct pages_filler *pf, const VmaEntry *v)
 {
@@ -1038,8 +1134,10 @@ static int uffd_switch_vma(struct pages_filler *pf, const VmaEntry *v)
 		.mode = UFFDIO_REGISTER_MODE_MISSING,
 	};
 
-	if (pf->registered && uffd_unregister(pf))
+	/* a lazy VMA stays registered: the daemon fills it */
+	if (pf->registered && !pf->vma_lazy && uffd_unregister(pf))
 		return -1;
+	pf->registered = pf->vma_lazy = 0;
 	pf->vma = v;
 	if (pf->uffd < 0)
 		return 0;
@@ -1062,6 +1160,7 @@ static int uffd_switch_vma(struct pages_filler *pf, const VmaEntry *v)
 		return 0;
 	}
 	pf->registered = 1;
+	pf->vma_lazy = opts.lazy_pages && vma_may_be_lazy(pf->t->mm, v);
 	return 0;
 }
 
@@ -1168,6 +1267,11 @@ static int fill_run(struct pages_filler *pf, uint64_t vaddr, uint64_t len,
 
 	if (v != pf->vma && uffd_switch_vma(pf, v))
 		return -1;
+	if (pf->vma_lazy)
+		return lazy_set_add(&pf->lazy, vaddr, len, off);
+	if (opts.lazy_pages && pages_crc_check(&pf->crc, pf->img_fd, NULL,
+					       "pages", off, len))
+		return -1;
 	done = uffd_fill(pf, vaddr, len, off);
 	if (done < 0)
 		return -1;
@@ -1214,6 +1318,11 @@ static int fill_from_buf(struct pages_filler *pf, uint64_t vaddr,
 		done = uffd_copy(pf, vaddr, buf, len);
 		if (done < 0)
 			return -1;
+		if ((uint64_t)done < len && pf->vma_lazy) {
+			pr_err("PID %d: UFFDIO_COPY to %#" PRIx64 " in a lazy VMA failed (EINVAL)\n",
+			       pf->t->pid, vaddr + done);
+			return -1;
+		}
 		if ((uint64_t)done < len && uffd_unregister(pf))
 			return -1;
 	}
@@ -1289,12 +1398,19 @@ static int uffd_setup(struct pages_filler *pf)
 	return 0;
 }
 
-static int fill_finish(struct pages_filler *pf)
+static int fill_finish(struct pages_filler *pf, int ok)
 {
 	int ret = 0, i;
 
-	if (pf->registered && uffd_unregister(pf))
+	if (pf->registered && !pf->vma_lazy && uffd_unregister(pf))
 		ret = -1;
+	/* the daemon takes it (and the guard keeps it) */
+	if (ok && !ret && pf->lazy.n) {
+		ret = lazy_task_send(pf->t, pf->uffd, &pf->lazy, &pf->crc);
+		pf->uffd = -1;
+	}
+	free(pf->lazy.v);
+	pages_crc_free(&pf->crc);
 	if (pf->uffd >= 0)
 		close(pf->uffd);
 	if (pf->img_fd >= 0)
@@ -1333,6 +1449,8 @@ int pages_restore(struct rst_task *t)
 		return -1;
 	total = pr.head->nr_pages + count_prev(t);
 	ret = total ? uffd_setup(&pf) : 0;
+	if (!ret && opts.lazy_pages && pf.uffd >= 0)
+		ret = pages_crc_init(&pf.crc, pr.head, pf.img_size);
 	while (!ret && (ret = pagemap_next(&pr, &pe)) == 1) {
 		uint64_t len = pe->nr_pages * page, vaddr = pe->vaddr;
 		int in_parent = pe->in_parent, in_prev = pe->in_prev;
@@ -1355,7 +1473,7 @@ int pages_restore(struct rst_task *t)
 	if (!ret)
 		ret = fill_flush(&pf);
 	progress_done();
-	if (fill_finish(&pf))
+	if (fill_finish(&pf, !ret))
 		ret = -1;
 	pagemap_close_read(&pr);
 	t->memfill_us += now_us() - t0;

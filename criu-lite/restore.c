@@ -521,7 +521,11 @@ static int restore_tree(struct rst_tree *tree)
 	/* every task holds its fds: a pipe's other end is theirs alone now */
 	files_release();
 	/* while every task is stopped: no layout can change under the advice */
-	if (coldmark_restore(tree) || pstree_finish(tree) || detach_all(tree))
+	if (coldmark_restore(tree) || pstree_finish(tree) ||
+	    (opts.lazy_pages && lazy_hold()) || detach_all(tree))
+		return -1;
+	/* the tree runs: the daemon may prefetch */
+	if (opts.lazy_pages && lazy_go())
 		return -1;
 	files_restored();
 	/* every task maps what it uses now: criu-lite's mappings can go */
@@ -537,7 +541,7 @@ int cr_restore(void)
 	int dirfd, ret = 1;
 	size_t i;
 
-	if (check_restore_kernel())
+	if (check_restore_kernel() || (opts.lazy_pages && lazy_probe()))
 		return 1;
 	if (!realpath(opts.dir, dir)) {
 		pr_perror("Can't find the images directory %s", opts.dir);
@@ -550,8 +554,12 @@ int cr_restore(void)
 	}
 	if (load_images(&tree, dirfd, dir))
 		goto out;
+	/* before the tree: it serves faults of syscalls injected into it */
+	if (opts.lazy_pages && lazy_start(dirfd))
+		goto out;
 	if (restore_tree(&tree)) {
 		pr_err("Restore of PID %d failed\n", tree.entries[0]->pid);
+		lazy_abort();
 		pstree_kill(&tree);
 		goto out;
 	}
@@ -567,6 +575,17 @@ int cr_restore(void)
 		pr_err("Restore of PID %d: the supervisor did not get every pidfd: killing the tree\n",
 		       tree.entries[0]->pid);
 		pstree_kill(&tree);
+		goto out;
+	}
+	if (opts.lazy_pages && (opts.detach ? lazy_guard_detached(&tree) :
+				lazy_guard_wait(&tree))) {
+		if (opts.detach)
+			pstree_kill(&tree);
+		ret = opts.detach ? 1 : LAZY_LOST_STATUS;
+		/* reap what was killed */
+		if (!opts.detach)
+			wait_child(opts.pidns ? tree.init_pidfd : tree.tasks[0].pidfd,
+				   opts.pidns ? tree.init_pid : tree.tasks[0].pid);
 		goto out;
 	}
 	if (opts.detach)

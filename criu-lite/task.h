@@ -306,6 +306,21 @@ int pagemap_write(struct cr_img *img, const ProtobufCMessage *head,
 int pages_file_verify(int dirfd, const char *name, uint32_t block,
 		      const uint32_t *crcs, size_t n);
 int pagemap_load(int dirfd, unsigned int id, struct rst_run **runs, size_t *n);
+/* Checking a pages image a block at a time, each once: lazy restores. */
+struct pages_crc {
+	uint32_t block;
+	uint32_t *crcs;
+	size_t n;
+	uint64_t size;		/* of the image */
+	uint8_t *ok;		/* per block: checked */
+	unsigned char *buf;
+};
+int pages_crc_init(struct pages_crc *c, const PagemapHead *head,
+		   uint64_t size);
+/* From MAP, the image mapped whole, if not NULL; else read from FD. */
+int pages_crc_check(struct pages_crc *c, int fd, const unsigned char *map,
+		    const char *name, uint64_t off, uint64_t len);
+void pages_crc_free(struct pages_crc *c);
 int pagemap_load_temps(int dirfd, unsigned int id, struct cold_runs *runs);
 int pages_snapshot(struct dump_task *t);
 
@@ -398,6 +413,38 @@ int track_chain_open(int dirfd, const char *dir, const InventoryEntry *inv,
 int track_task_resolve(struct rst_task *t);
 void track_task_free(struct rst_task *t);
 void track_chain_close(struct img_chain *chain);
+
+/*
+ * lazy-pages.c: restore --lazy-pages. The restorer starts the daemon, hands
+ * it each task's userfaultfd and lazy runs, says go once the tree runs; the
+ * guard then holds the uffds until every page is home, and kills the tree
+ * if the daemon dies first.
+ */
+#define LAZY_LOST_STATUS	3	/* restore's exit status then */
+
+/* NR pages at VADDR come from offset OFF of the task's pages image. */
+struct lazy_run {
+	uint64_t vaddr, nr, off;
+};
+
+struct lazy_set {
+	struct lazy_run *v;
+	size_t n, cap;
+};
+
+int lazy_uffd_api(int fd, uint64_t *features);
+int lazy_probe(void);
+int lazy_start(int dirfd);
+int lazy_set_add(struct lazy_set *s, uint64_t vaddr, uint64_t len,
+		 uint64_t off);
+struct pages_crc;
+int lazy_task_send(struct rst_task *t, int uffd, struct lazy_set *s,
+		   const struct pages_crc *crc);
+int lazy_hold(void);
+int lazy_go(void);
+void lazy_abort(void);
+int lazy_guard_detached(struct rst_tree *tree);
+int lazy_guard_wait(struct rst_tree *tree);
 
 /* stats.c */
 void progress(const char *what, uint64_t done, uint64_t total, uint64_t start_us);

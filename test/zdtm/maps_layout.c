@@ -41,7 +41,7 @@ static void layout(char *out, size_t size)
 
 			for (f = strtok_r(line + 8, " ", &fs); f && n < 64;
 			     f = strtok_r(NULL, " ", &fs))
-				if (strcmp(f, "sd"))
+				if (strcmp(f, "sd") && strcmp(f, "um"))
 					v[n++] = f;
 			for (i = 1; i < n; i++) /* insertion sort */
 				for (j = i; j && strcmp(v[j - 1], v[j]) > 0;

@@ -3,7 +3,7 @@
  * zdtm-run: puts zdtm tests and real programs through criu-lite.
  *
  *   zdtm-run [--criu PATH]
- *            [--mode plain|leave-running|twice|pidns|predump|pageserver|none|all]
+ *            [--mode plain|leave-running|twice|pidns|predump|pageserver|lazy|none|all]
  *            [--page-server] [--keep] [--verbose] [--list] [TEST...]
  *
  * Per test and mode: start the test (setsid, stdin /dev/null, stdout+stderr
@@ -27,6 +27,8 @@
  * local one lacks the pages. --page-server does the same for any mode: with
  * predump, every pre-dump goes to a page server of its own, into DIR/ps/preN,
  * so that the chain lies on the server side as it does locally.
+ * Mode lazy is plain with restore --lazy-pages: the test runs while its
+ * private memory still comes in from the lazy-pages daemon.
  * One line per (test, mode): "PASS name [mode]", "FAIL name [mode]: why" or
  * "SKIP name [mode]: why" (the test printed "SKIP: why" instead of PASS: it
  * could not set up what it checks), and last "N passed, N failed, N skipped".
@@ -2056,9 +2058,11 @@ static int restore(struct ctx *c)
 {
 	char log[PATH_MAX + 16], what[32];
 	bool pidns = !strcmp(c->mode, "pidns");
+	bool lazy = !strcmp(c->mode, "lazy");
 	char dir[PATH_MAX];
 	const char *args[] = { "restore", "-D", dir, "-d", "-v4", "-o", log,
-			       pidns ? "--pidns" : NULL, NULL };
+			       pidns ? "--pidns" : lazy ? "--lazy-pages" : NULL,
+			       NULL };
 
 	c->nrestores++;
 	snprintf(what, sizeof(what), c->nrestores > 1 ? "restore%d" : "restore",
@@ -2295,6 +2299,7 @@ static const struct mode modes[] = {
 	{ "pidns", mode_pidns, true },
 	{ "predump", mode_predump, false },
 	{ "pageserver", mode_plain, false },
+	{ "lazy", mode_plain, false },
 	{ "migrate", mode_migrate, false },
 	{ "migrate-pageserver", mode_migrate_pageserver, false },
 	{ "none", mode_none, false },

@@ -71,10 +71,13 @@ ZDTM_TESTS := \
 	tcp_established \
 	tcp_listen \
 	tcp_peer_outside \
-	udp
+	udp \
+	lazy_fast \
+	lazy_slow
 
 ZDTM_STATIC_TESTS := static
-ZDTM_PTHREAD_TESTS := thread_signals threads pidns_nested sc_nanosleep_rem tree_churn
+ZDTM_PTHREAD_TESTS := thread_signals threads pidns_nested sc_nanosleep_rem tree_churn \
+	lazy_fast lazy_slow
 # TCP and UDP: with lib/inet.c
 ZDTM_INET_TESTS := tcp_established tcp_listen tcp_peer_outside udp
 
@@ -102,6 +105,8 @@ $(ZDTM_BINS): %: %.c $(ZDTM_LIBOBJ) $(ZDTM_INETOBJ) $(ZDTM_SRCDIR)/lib/zdtmtst.h
 		-o $@ $< $(ZDTM_LIBOBJ) \
 		$(if $(filter $(notdir $@),$(ZDTM_INET_TESTS)),$(ZDTM_INETOBJ)) $(if $(filter $(notdir $@),creds),-lcap) \
 		$(if $(filter $(notdir $@),$(ZDTM_PTHREAD_TESTS)),-pthread)
+
+$(ZDTM_SRCDIR)/lazy_slow: $(ZDTM_SRCDIR)/lazy_fast.c
 
 # zdtm.mk too: the runner has the test list built in.
 $(ZDTM_RUNNER): $(ZDTM_SRCDIR)/zdtm-run.c $(ZDTM_SRCDIR)/zdtm.mk

@@ -319,7 +319,7 @@ void vma_flags(const void *addr, char *out, size_t size)
 			continue;
 		for (f = strtok_r(line + 8, " ", &fs); f && nf < 64;
 		     f = strtok_r(NULL, " ", &fs))
-			if (strcmp(f, "sd"))
+			if (strcmp(f, "sd") && strcmp(f, "um"))
 				flags[nf++] = f;
 		qsort(flags, nf, sizeof(flags[0]), cmp_str);
 		out[0] = '\0';

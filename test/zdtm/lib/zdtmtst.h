@@ -108,7 +108,8 @@ void test_sigqueue(pid_t tgid, pid_t tid, int sig, int value);
 void maps_line(const void *addr, char *out, size_t size);
 /*
  * VmFlags of the VMA containing addr from /proc/self/smaps, sorted,
- * without "sd" (soft-dirty is a dumper's tool, not the app's state).
+ * without "sd" and "um" (soft-dirty is a dumper's tool, uffd-missing the
+ * lazy-pages daemon's while memory still comes in: not the app's state).
  */
 void vma_flags(const void *addr, char *out, size_t size);
 /* The whole /proc/self/maps. */
