@@ -46,6 +46,7 @@
 
 #include "images.h"
 #include "log.h"
+#include "stream.h"
 #include "syscalls.h"
 #include "task.h"
 
@@ -181,41 +182,10 @@ static int recv_msg(int sock, struct lazy_msg *m, int *fd)
 	return 1;
 }
 
+/* LEN bytes from the socket, all of them: 0, or -1 (short, or an error) */
 static int read_full(int fd, void *buf, size_t len)
 {
-	char *p = buf;
-
-	while (len) {
-		ssize_t n = read(fd, p, len);
-
-		if (n <= 0) {
-			if (n < 0 && errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= n;
-	}
-	return 0;
-}
-
-/* A daemon gone is an error to report, not a SIGPIPE to die of. */
-static int send_full(int sock, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len) {
-		ssize_t n = send(sock, p, len, MSG_NOSIGNAL);
-
-		if (n <= 0) {
-			if (n < 0 && errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= n;
-	}
-	return 0;
+	return stream_read_full(fd, buf, len) == (ssize_t)len ? 0 : -1;
 }
 
 /* ------------------------------------------------------------ daemon */
@@ -1077,8 +1047,8 @@ int lazy_task_send(struct rst_task *t, int uffd, struct lazy_set *s,
 	for (i = 0; i < s->n; i++)
 		lz.pages += s->v[i].nr;
 	ret = send_msg(lz.sock, &m, uffd) ||
-	      send_full(lz.sock, s->v, s->n * sizeof(*s->v)) ||
-	      send_full(lz.sock, crc->crcs, crc->n * sizeof(*crc->crcs));
+	      stream_write_full(lz.sock, s->v, s->n * sizeof(*s->v)) ||
+	      stream_write_full(lz.sock, crc->crcs, crc->n * sizeof(*crc->crcs));
 	if (ret)
 		pr_perror("PID %d: can't hand its memory to the lazy-pages daemon",
 			  t->pid);

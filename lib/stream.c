@@ -36,6 +36,8 @@ int stream_writev_full(int fd, struct iovec *iov, int n)
 			sock = 0;
 			continue;
 		}
+		if (done < 0 && errno == EINTR)
+			continue;
 		if (done < 0)
 			return -1;
 		while (done && (size_t)done >= mh.msg_iov->iov_len) {
@@ -65,6 +67,8 @@ ssize_t stream_read_full(int fd, void *buf, size_t len)
 	while (done < len) {
 		ssize_t n = read(fd, (char *)buf + done, len - done);
 
+		if (n < 0 && errno == EINTR)
+			continue;
 		if (n < 0)
 			return -1;
 		if (!n)
