@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/userfaultfd.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -707,7 +708,7 @@ int pagemap_load_temps(int dirfd, unsigned int id, struct cold_runs *runs)
 }
 
 /* Every run lies in one VMA that has contents; counts match the pages file. */
-int pages_validate(int dirfd, const MmEntry *mm)
+int pages_validate(int dirfd, const MmEntry *mm, int verify)
 {
 	uint64_t total = 0, page = getpagesize();
 	struct pages_reader pr;
@@ -771,12 +772,16 @@ int pages_validate(int dirfd, const MmEntry *mm)
 		       name, (long long)st.st_size, total, total * page);
 		goto out;
 	}
-	/* lazy: each block is checked before the first copy from it */
-	if (!opts.lazy_pages)
+	/*
+	 * A restore checks each block of its own image before its first copy
+	 * from it (pages_crc_check), on the mapping the copy is made from:
+	 * reading the image once more up front cost a third of a restore.
+	 */
+	if (!verify)
+		ret = 0;
+	else
 		ret = pages_file_verify(dirfd, name, pr.head->crc_block,
 					pr.head->crc32c, pr.head->n_crc32c);
-	else
-		ret = 0;
 out:
 	pagemap_close_read(&pr);
 	return ret ? -1 : 0;
@@ -938,6 +943,7 @@ struct pages_filler {
 	uint64_t file_off;		/* where iov[0] starts in the image */
 	int uffd;			/* ours; -1 without the uffd path */
 	int img_fd;			/* the pages image, ours */
+	char img_name[64];
 	uint64_t img_size;
 	unsigned char *win;		/* a window of it mapped, the copy source */
 	uint64_t win_off, win_len;
@@ -1167,10 +1173,11 @@ static int uffd_switch_vma(struct pages_filler *pf, const VmaEntry *v)
 /*
  * UFFDIO_COPY LEN bytes from SRC to DST. A page that is already there was
  * filled through another alias of the same shmem object: same bytes, skip it.
- * Returns the bytes done before an EINVAL (the caller falls back), or -1.
+ * Returns the bytes done before an EINVAL (the caller falls back), or -1
+ * with errno set.
  */
-static int64_t uffd_copy(struct pages_filler *pf, uint64_t dst,
-			 const unsigned char *src, uint64_t len)
+static int64_t uffd_copy_range(int uffd, uint64_t dst, const unsigned char *src,
+			       uint64_t len)
 {
 	uint64_t done = 0, page = getpagesize();
 
@@ -1182,10 +1189,8 @@ static int64_t uffd_copy(struct pages_filler *pf, uint64_t dst,
 			.mode = UFFDIO_COPY_MODE_DONTWAKE,
 		};
 
-		if (!ioctl(pf->uffd, UFFDIO_COPY, &c)) {
-			done = len;
-			break;
-		}
+		if (!ioctl(uffd, UFFDIO_COPY, &c))
+			return len;
 		if (errno == EAGAIN && c.copy > 0)
 			done += c.copy;
 		else if (errno == EEXIST)
@@ -1193,13 +1198,85 @@ static int64_t uffd_copy(struct pages_filler *pf, uint64_t dst,
 		else if (errno == EINVAL)
 			return done;
 		else
-			goto err;
+			return -1;
 	}
 	return done;
-err:
-	pr_perror("PID %d: UFFDIO_COPY of %" PRIu64 " bytes to %#" PRIx64,
-		  pf->t->pid, len - done, dst + done);
-	return -1;
+}
+
+/* The source is no part of this task's pages image: nothing to check. */
+#define NO_IMAGE	UINT64_MAX
+
+/* A part of a run: its blocks checked, then copied. */
+struct uffd_copy_part {
+	struct pages_filler *pf;
+	uint64_t dst, off, len;		/* off: in the image, -1: not */
+	const unsigned char *src;
+	int64_t done;			/* -1: failed, said why */
+};
+
+static void uffd_copy_part(struct uffd_copy_part *p)
+{
+	struct pages_filler *pf = p->pf;
+
+	p->done = -1;
+	if (p->off != NO_IMAGE &&
+	    pages_crc_check(&pf->crc, pf->img_fd, p->src - p->off,
+			    pf->img_name, p->off, p->len))
+		return;
+	p->done = uffd_copy_range(pf->uffd, p->dst, p->src, p->len);
+	if (p->done < 0)
+		pr_perror("PID %d: UFFDIO_COPY of %" PRIu64 " bytes to %#" PRIx64,
+			  pf->t->pid, p->len, p->dst);
+}
+
+static void *uffd_copy_thread(void *arg)
+{
+	uffd_copy_part(arg);
+	return NULL;
+}
+
+/* Below this, a second thread costs more than it saves. */
+#define UFFD_SPLIT_MIN	(4ULL << 20)
+
+/*
+ * Copy LEN bytes at image offset OFF (mapped at SRC) to DST, each checksum
+ * block checked first, once. Allocating the pages is most of the cost, and
+ * it goes as fast on two CPUs as on one each: a second thread checks and
+ * copies the second half, cut at a block boundary so no block is the two
+ * threads'. Returns the bytes done before the kernel refused (EINVAL: the
+ * caller falls back), or -1.
+ */
+static int64_t uffd_copy(struct pages_filler *pf, uint64_t dst,
+			 const unsigned char *src, uint64_t off, uint64_t len)
+{
+	uint64_t block = pf->crc.block ? pf->crc.block : PAGES_CRC_BLOCK, cut;
+	struct uffd_copy_part a = { pf, dst, off, len, src, 0 }, b;
+	pthread_t th;
+
+	if (off == NO_IMAGE) {
+		cut = len / 2 & ~((uint64_t)getpagesize() - 1);
+	} else {
+		cut = (off + len / 2) / block * block;
+		cut = cut > off ? cut - off : 0;
+	}
+	if (len < UFFD_SPLIT_MIN || !cut)
+		cut = len;
+	a.len = cut;
+	b = (struct uffd_copy_part){ pf, dst + cut,
+				     off == NO_IMAGE ? NO_IMAGE : off + cut,
+				     len - cut, src + cut, 0 };
+	if (b.len && pthread_create(&th, NULL, uffd_copy_thread, &b))
+		a.len = len;
+	uffd_copy_part(&a);
+	if (a.len == len)
+		return a.done;
+	pthread_join(th, NULL);
+	/* what is done is the part before the first refusal */
+	if (a.done < 0 || b.done < 0)
+		return -1;
+	if ((uint64_t)a.done < a.len)
+		return a.done;
+	return a.len + b.done;
 }
 
 /*
@@ -1244,7 +1321,7 @@ static int64_t uffd_fill(struct pages_filler *pf, uint64_t vaddr, uint64_t len,
 			return -1;
 		if (chunk > len - done)
 			chunk = len - done;
-		n = uffd_copy(pf, vaddr + done, src, chunk);
+		n = uffd_copy(pf, vaddr + done, src, off + done, chunk);
 		if (n < 0)
 			return -1;
 		done += n;
@@ -1269,11 +1346,13 @@ static int fill_run(struct pages_filler *pf, uint64_t vaddr, uint64_t len,
 		return -1;
 	if (pf->vma_lazy)
 		return lazy_set_add(&pf->lazy, vaddr, len, off);
-	if (opts.lazy_pages && pages_crc_check(&pf->crc, pf->img_fd, NULL,
-					       "pages", off, len))
-		return -1;
 	done = uffd_fill(pf, vaddr, len, off);
 	if (done < 0)
+		return -1;
+	/* what the task reads from the image itself: checked here first */
+	if ((uint64_t)done < len &&
+	    pages_crc_check(&pf->crc, pf->img_fd, NULL, pf->img_name,
+			    off + done, len - done))
 		return -1;
 	return fill_queue(pf, vaddr + done, len - done, off + done);
 }
@@ -1315,7 +1394,7 @@ static int fill_from_buf(struct pages_filler *pf, uint64_t vaddr,
 	if (v != pf->vma && uffd_switch_vma(pf, v))
 		return -1;
 	if (pf->registered) {
-		done = uffd_copy(pf, vaddr, buf, len);
+		done = uffd_copy(pf, vaddr, buf, NO_IMAGE, len);
 		if (done < 0)
 			return -1;
 		if ((uint64_t)done < len && pf->vma_lazy) {
@@ -1377,14 +1456,11 @@ static int fill_prev(struct pages_filler *pf, uint64_t vaddr, uint64_t len)
 
 static int uffd_setup(struct pages_filler *pf)
 {
+	const char *name = pf->img_name;
 	struct stat st;
-	char name[64];
 
-	if (uffd_open(pf))
-		return -1;
-	if (pf->uffd < 0)
-		return 0;
-	snprintf(name, sizeof(name), PAGES_IMG_FMT, pf->t->mm->pages_id);
+	snprintf(pf->img_name, sizeof(pf->img_name), PAGES_IMG_FMT,
+		 pf->t->mm->pages_id);
 	pf->img_fd = openat(pf->t->dirfd, name, O_RDONLY | O_CLOEXEC);
 	if (pf->img_fd < 0) {
 		pr_perror("Can't open image %s", name);
@@ -1395,7 +1471,7 @@ static int uffd_setup(struct pages_filler *pf)
 		return -1;
 	}
 	pf->img_size = st.st_size;
-	return 0;
+	return uffd_open(pf);
 }
 
 static int fill_finish(struct pages_filler *pf, int ok)
@@ -1449,7 +1525,8 @@ int pages_restore(struct rst_task *t)
 		return -1;
 	total = pr.head->nr_pages + count_prev(t);
 	ret = total ? uffd_setup(&pf) : 0;
-	if (!ret && opts.lazy_pages && pf.uffd >= 0)
+	/* the image is checked as it is used, not read once more before */
+	if (!ret && total)
 		ret = pages_crc_init(&pf.crc, pr.head, pf.img_size);
 	while (!ret && (ret = pagemap_next(&pr, &pe)) == 1) {
 		uint64_t len = pe->nr_pages * page, vaddr = pe->vaddr;

@@ -133,7 +133,7 @@ static int load_task_images(struct rst_task *t)
 	if (!t->core || !t->mm || check_core(t))
 		return -1;
 	if (mm_validate(t->mm, image_name(IMG_MM, t->pid, img, sizeof(img))) ||
-	    pages_validate(t->dirfd, t->mm) || load_fdinfo(t) ||
+	    pages_validate(t->dirfd, t->mm, 0) || load_fdinfo(t) ||
 	    files_validate(t->dirfd, t))
 		return -1;
 	if (access(t->core->cwd, X_OK)) {

@@ -295,7 +295,7 @@ uint64_t mm_free_gap(const MmEntry *mm, uint64_t size, uint64_t after);
 /* pages.c */
 int pages_dump(int dirfd, struct dump_task *t, struct dump_stats *st);
 int pages_restore(struct rst_task *t);
-int pages_validate(int dirfd, const MmEntry *mm);
+int pages_validate(int dirfd, const MmEntry *mm, int verify);
 struct cr_img;
 int pagemap_write(struct cr_img *img, const ProtobufCMessage *head,
 		  const struct page_run *runs, size_t n);

@@ -1134,7 +1134,7 @@ int track_task_resolve(struct rst_task *t)
 			goto out;
 		}
 		if (resolve_level(t, l, cur_mm, mm, &w, &next) ||
-		    pages_validate(t->chain->dirfd[l], mm)) {
+		    pages_validate(t->chain->dirfd[l], mm, 1)) {
 			pr_err("PID %d: its previous image %s can't be used\n",
 			       t->pid, t->chain->name[l]);
 			goto out;
