@@ -219,6 +219,8 @@ static void free_task_images(struct rst_task *t)
 		protobuf_c_message_free_unpacked(&t->fds[i]->base, NULL);
 	free(t->fds);
 	free(t->tids);
+	/* cold marking frees them; a restore that failed before did not */
+	free(t->cold.v);
 	track_task_free(t);
 	if (t->pidfd >= 0)
 		close(t->pidfd);

@@ -214,13 +214,14 @@ static int altstack_restore(struct rst_task *t, pid_t tid,
 	uint64_t addr;
 	long ret;
 
-	if (!tc->altstack)
-		return 0;
-	ks = (struct kstack){
-		.sp = tc->altstack->sp,
-		.flags = tc->altstack->flags,
-		.size = tc->altstack->size,
-	};
+	/*
+	 * None is set too: a fork keeps the forker's alternate stack, and an
+	 * ASan build of criu-lite has one, which is not memory of the task.
+	 */
+	ks = tc->altstack ? (struct kstack){ .sp = tc->altstack->sp,
+					     .flags = tc->altstack->flags,
+					     .size = tc->altstack->size } :
+			    (struct kstack){ .flags = SS_DISABLE };
 	addr = scratch_put(r, 0, &ks, sizeof(ks));
 	if (rcall(r, &ret, SYS_sigaltstack, addr, 0))
 		return -1;

@@ -202,6 +202,7 @@ int main(int argc, char **argv)
 		{ 0, 0, 0 },
 	};
 	char err[1280] = "";
+	stack_t ss;
 	sigset_t set;
 	int i;
 
@@ -211,6 +212,11 @@ int main(int argc, char **argv)
 	send_signals();
 	test_daemon();
 	test_waitsig();
+
+	/* none at dump, none after: not the restorer's (an ASan build has one) */
+	if (sigaltstack(NULL, &ss) || !(ss.ss_flags & SS_DISABLE))
+		fail("an alternate signal stack appeared: %p+%zu, flags %d",
+		     ss.ss_sp, ss.ss_size, ss.ss_flags);
 
 	test_count_add(&go, 1);
 	for (i = 1; i <= NR_WORKERS; i++) {
