@@ -1294,8 +1294,9 @@ static const unsigned char *uffd_src(struct pages_filler *pf, uint64_t off,
 		pf->win_off = wo;
 		pf->win_len = pf->img_size - wo < UFFD_WINDOW ?
 			      pf->img_size - wo : UFFD_WINDOW;
+		/* not populated here: the two copying threads fault it in */
 		pf->win = mmap(NULL, pf->win_len, PROT_READ,
-			       MAP_PRIVATE | MAP_POPULATE, pf->img_fd, wo);
+			       MAP_PRIVATE, pf->img_fd, wo);
 		if (pf->win == MAP_FAILED) {
 			pf->win = NULL;
 			pr_perror("Can't map %" PRIu64 " bytes at %" PRIu64 " of the pages image of PID %d",
