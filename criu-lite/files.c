@@ -216,7 +216,7 @@ static const struct fd_kind *fd_kind_match(pid_t pid, int fd,
 
 int fd_dump_take(const struct fd_dump_ctx *c)
 {
-	int fd = syscall(__NR_pidfd_getfd, c->t->ref.pidfd, c->fd, 0);
+	int fd = sys_pidfd_getfd(c->t->ref.pidfd, c->fd, 0);
 
 	if (fd < 0)
 		pr_perror("PID %d: can't take fd %d (%s) to dump it (pidfd_getfd)",
@@ -263,7 +263,7 @@ int files_image_exists(int dirfd, enum img_kind_id kind)
 }
 
 /* Regular files, directories and the simple character devices, by path. */
-static struct cr_img *reg_img;
+static struct fd_image reg_image = { .kind = IMG_REG_FILES };
 
 static int reg_match(const struct stat *st, const char *link)
 {
@@ -275,16 +275,12 @@ static int reg_match(const struct stat *st, const char *link)
 static int reg_dump_start(int dirfd)
 {
 	deleted_dump_start(dirfd);
-	reg_img = create_image(dirfd, IMG_REG_FILES, 0);
-	return reg_img ? 0 : -1;
+	return 0;
 }
 
 static int reg_dump_finish(void)
 {
-	int ret = img_close_write(reg_img);
-
-	reg_img = NULL;
-	return deleted_dump_finish() || ret ? -1 : 0;
+	return deleted_dump_finish();
 }
 
 static int reg_dump(const struct fd_dump_ctx *c)
@@ -305,7 +301,7 @@ static int reg_dump(const struct fd_dump_ctx *c)
 		rf.has_rdev = 1;
 		rf.rdev = c->st->st_rdev;
 	}
-	return img_write_msg(reg_img, &rf.base);
+	return fd_image_write(&reg_image, &rf.base);
 }
 
 static int add_fdinfo(struct files_dumper *fdd, int fd, int cloexec,
@@ -597,43 +593,22 @@ int files_dump(int dirfd, struct dump_tree *tree)
  * pipe fd (README.md, "Pipes and FIFOs").
  */
 
-static RegFileEntry **reg_files;
-static size_t n_reg_files;
-
 static struct {
 	int *fd;		/* by id - 1: criu-lite's copy, -1: not yet */
 	size_t n;
 	int ctl;		/* criu-lite's pidfd, as every task inherited it */
 } descs = { .ctl = -1 };
 
-static int cmp_reg_id(const void *a, const void *b)
-{
-	uint32_t x = (*(RegFileEntry *const *)a)->id;
-	uint32_t y = (*(RegFileEntry *const *)b)->id;
-
-	return x < y ? -1 : x > y;
-}
-
-/* sorted by id: a lookup per fd stays cheap with 10,000 of them */
+/* reg-files.img is loaded (by id) before: the deleted files' contents */
 static int reg_load(int dirfd)
 {
-	if (files_load_msgs(dirfd, IMG_REG_FILES, &reg_file_entry__descriptor,
-			    (void ***)&reg_files, &n_reg_files))
-		return -1;
-	if (n_reg_files)
-		qsort(reg_files, n_reg_files, sizeof(*reg_files), cmp_reg_id);
-	return deleted_load(dirfd, reg_files, n_reg_files);
+	return deleted_load(dirfd, (RegFileEntry *const *)reg_image.v,
+			    reg_image.n);
 }
 
 static const RegFileEntry *reg_file_find(uint32_t id)
 {
-	RegFileEntry key = { .id = id }, *kp = &key, **r;
-
-	if (!n_reg_files)
-		return NULL;
-	r = bsearch(&kp, reg_files, n_reg_files, sizeof(*reg_files),
-		    cmp_reg_id);
-	return r ? *r : NULL;
+	return fd_image_find(&reg_image, id);
 }
 
 static int validate_reg(const struct rst_task *t, const FdinfoEntry *fe)
@@ -641,11 +616,7 @@ static int validate_reg(const struct rst_task *t, const FdinfoEntry *fe)
 	const RegFileEntry *rf = reg_file_find(fe->id);
 	struct stat st;
 
-	if (!rf) {
-		pr_err("PID %d: fd %u refers to file id %u, which reg-files.img does not have\n",
-		       t->pid, fe->fd, fe->id);
-		return -1;
-	}
+	/* the entry is there: kind_validate() checked */
 	if (rf->has_contents_id)
 		return deleted_validate(t, fe, rf);
 	if (stat(rf->path, &st)) {
@@ -974,6 +945,7 @@ static const char *reg_describe(uint32_t id, char *buf, size_t size)
 const struct fd_kind reg_file_kind = {
 	.type = FD_TYPE__FD_REG,
 	.name = "file",
+	.image = &reg_image,
 	.match = reg_match,
 	.dump_start = reg_dump_start,
 	.dump = reg_dump,
