@@ -52,7 +52,7 @@ struct pipe_obj {
 };
 
 struct pipes_dumper {
-	struct cr_img *ends, *data;
+	struct cr_img *data;
 	struct pipe_obj *v;
 	size_t n, cap;
 };
@@ -66,17 +66,13 @@ static int pipes_match(const struct stat *st, const char *link)
 	       (link[0] == '/' || !strncmp(link, "pipe:", 5));
 }
 
+/* pipes.img: the ends, one per description (files.c opens it) */
+static struct fd_image ends_image = { .kind = IMG_PIPES };
+
 static int pipes_dump_start(int dirfd)
 {
-	pd->ends = create_image(dirfd, IMG_PIPES, 0);
-	pd->data = pd->ends ? create_image(dirfd, IMG_PIPES_DATA, 0) : NULL;
-	if (!pd->data) {
-		if (pd->ends)
-			img_close_write(pd->ends);
-		pd->ends = NULL;
-		return -1;
-	}
-	return 0;
+	pd->data = create_image(dirfd, IMG_PIPES_DATA, 0);
+	return pd->data ? 0 : -1;
 }
 
 /* Everything queued in the pipe of PID's fd FD, read through a tee. */
@@ -201,7 +197,7 @@ static int pipes_dump_end(const struct fd_dump_ctx *c)
 		o->readers++;
 	if ((flags & O_ACCMODE) != O_RDONLY)
 		o->writers++;
-	return img_write_msg(pd->ends, &pe.base);
+	return fd_image_write(&ends_image, &pe.base);
 }
 
 /* A pipe with one direction outside the tree comes back without it. */
@@ -227,8 +223,7 @@ static int pipes_dump_finish(void)
 	int ret;
 
 	warn_half_pipes();
-	ret = img_close_write(pd->ends);
-	ret |= img_close_write(pd->data);
+	ret = img_close_write(pd->data);
 	free(pd->v);
 	*pd = (struct pipes_dumper){};
 	return ret ? -1 : 0;
@@ -245,8 +240,6 @@ struct rst_pipe {
 };
 
 static struct {
-	PipeEntry **ends;
-	size_t n_ends;
 	struct rst_pipe *pipes;	/* by pipe_id - 1 */
 	size_t n_pipes;
 } rp;
@@ -261,16 +254,22 @@ static int pipes_check_ids(void)
 			       rp.pipes[i].e->pipe_id);
 			return -1;
 		}
-	for (i = 0; i < rp.n_ends; i++)
-		if (!rp.ends[i]->pipe_id || rp.ends[i]->pipe_id > rp.n_pipes) {
+	for (i = 0; i < ends_image.n; i++) {
+		const PipeEntry *pe = (const PipeEntry *)ends_image.v[i];
+
+		if (!pe->pipe_id || pe->pipe_id > rp.n_pipes) {
 			pr_err("Image pipes.img: end %u is of pipe %u, which pipes-data.img does not have\n",
-			       rp.ends[i]->id, rp.ends[i]->pipe_id);
+			       pe->id, pe->pipe_id);
 			return -1;
 		}
+	}
 	return 0;
 }
 
-/* Both images; a dump made before pipes were dumped has neither. */
+/*
+ * pipes-data.img, pipes.img being loaded (by id) before; a dump made before
+ * pipes were dumped has neither.
+ */
 static int pipes_load(int dirfd)
 {
 	PipeDataEntry **data = NULL;
@@ -278,10 +277,8 @@ static int pipes_load(int dirfd)
 
 	if (!files_image_exists(dirfd, IMG_PIPES))
 		return 0;
-	if (files_load_msgs(dirfd, IMG_PIPES, &pipe_entry__descriptor,
-		      (void ***)&rp.ends, &rp.n_ends) ||
-	    files_load_msgs(dirfd, IMG_PIPES_DATA, &pipe_data_entry__descriptor,
-		      (void ***)&data, &rp.n_pipes))
+	if (files_load_msgs(dirfd, IMG_PIPES_DATA, &pipe_data_entry__descriptor,
+			    (void ***)&data, &rp.n_pipes))
 		return -1;
 	rp.pipes = calloc(rp.n_pipes + 1, sizeof(*rp.pipes));
 	if (!rp.pipes) {
@@ -296,12 +293,7 @@ static int pipes_load(int dirfd)
 
 static const PipeEntry *end_find(uint32_t id)
 {
-	size_t i;
-
-	for (i = 0; i < rp.n_ends; i++)
-		if (rp.ends[i]->id == id)
-			return rp.ends[i];
-	return NULL;
+	return fd_image_find(&ends_image, id);
 }
 
 static const char *pipes_name(uint32_t id, char *buf, size_t size)
@@ -320,15 +312,10 @@ static const char *pipes_name(uint32_t id, char *buf, size_t size)
 
 static int pipes_validate(const struct rst_task *t, const FdinfoEntry *fe)
 {
-	const PipeEntry *pe = end_find(fe->id);
+	const PipeEntry *pe = end_find(fe->id);	/* kind_validate() found it */
 	const PipeDataEntry *e;
 	struct stat st;
 
-	if (!pe) {
-		pr_err("PID %d: fd %u refers to pipe end %u, which pipes.img does not have\n",
-		       t->pid, fe->fd, fe->id);
-		return -1;
-	}
 	e = rp.pipes[pe->pipe_id - 1].e;
 	if (e->data.len > e->size) {
 		pr_err("Image pipes-data.img: pipe %u holds %zu bytes, more than its capacity %u\n",
@@ -476,6 +463,7 @@ static void pipes_release(void)
 const struct fd_kind pipe_kind = {
 	.type = FD_TYPE__FD_PIPE,
 	.name = "pipe",
+	.image = &ends_image,
 	.match = pipes_match,
 	.dump_start = pipes_dump_start,
 	.dump = pipes_dump_end,
