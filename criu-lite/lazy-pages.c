@@ -344,7 +344,8 @@ static int img_read_crcs(struct lazy_img *img, int sock,
 		head.crc_block = m->crc_block;
 		head.n_crc32c = m->n_crc;
 		head.crc32c = crcs;
-		ret = pages_crc_init(&img->crc, &head, img->len);
+		ret = pages_crc_init(&img->crc, &head, img->name,
+				     img->len);
 	}
 	free(crcs);
 	return ret;
@@ -454,7 +455,7 @@ static int copy_pages(struct daemon *d, struct lazy_mm *mm, struct dmn_run *r,
 	};
 
 	/* corrupted: the task must not run on with it (the guard kills it) */
-	if (pages_crc_check(&mm->img->crc, mm->img->fd, mm->img->map,
+	if (pages_crc_check(&mm->img->crc, mm->img->fd, mm->img->map, 0,
 			    mm->img->name, r->off + i * page, n * page))
 		return -1;
 	if (!ioctl(mm->uffd, UFFDIO_COPY, &c)) {

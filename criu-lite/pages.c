@@ -37,7 +37,7 @@
 #define IOV_BATCH	1024		/* UIO_MAXIOV */
 #define POPULATE_MIN	16		/* smaller runs just fault in */
 #define PREADV_MAX	(1ULL << 30)
-#define UFFD_WINDOW	(64ULL << 20)	/* of the pages image mapped at once */
+#define UFFD_WINDOW	(32ULL << 20)	/* of the pages image mapped by a thread */
 
 struct pages_dumper {
 	struct dump_task *t;
@@ -807,12 +807,21 @@ static int verify_chunk(const char *name, const unsigned char *buf, size_t len,
 }
 
 int pages_crc_init(struct pages_crc *c, const PagemapHead *head,
-		   uint64_t size)
+		   const char *name, uint64_t size)
 {
+	uint64_t block = head->crc_block;
+
 	*c = (struct pages_crc){ .block = head->crc_block, .n = head->n_crc32c,
 				 .size = size };
 	if (!c->n)
 		return 0;
+	/* blocks tile the mapped windows of the image: none straddles two */
+	if (block < (uint64_t)getpagesize() || block > UFFD_WINDOW || (block & (block - 1)) ||
+	    (size + block - 1) / block != c->n) {
+		pr_err("Image %s: %zu checksums of %" PRIu64 "-byte blocks don't fit its %" PRIu64 " bytes\n",
+		       name, c->n, block, size);
+		return -1;
+	}
 	c->crcs = malloc(c->n * sizeof(*c->crcs));
 	c->ok = calloc(c->n, 1);
 	c->buf = malloc(c->block);
@@ -826,28 +835,40 @@ int pages_crc_init(struct pages_crc *c, const PagemapHead *head,
 }
 
 int pages_crc_check(struct pages_crc *c, int fd, const unsigned char *map,
-		    const char *name, uint64_t off, uint64_t len)
+		    uint64_t map_off, const char *name, uint64_t off,
+		    uint64_t len)
 {
-	uint64_t b, last;
+	uint64_t b, last, nb;
 
 	if (!c->n || !len)
 		return 0;
 	last = (off + len - 1) / c->block;
-	for (b = off / c->block; b <= last && b < c->n; b++) {
+	if (last >= c->n)
+		last = c->n - 1;
+	for (b = off / c->block; b <= last; b += nb) {
 		uint64_t at = b * c->block;
-		size_t blen = c->size - at < c->block ? c->size - at : c->block;
+		size_t blen;
 
-		if (c->ok[b])
+		/* unchecked neighbours go together: three run at once */
+		for (nb = 0; b + nb <= last && !c->ok[b + nb] &&
+			     nb < (map ? VERIFY_CHUNK : 1); nb++)
+			;
+		if (!nb) {
+			nb = 1;
 			continue;
+		}
+		blen = c->size - at < nb * c->block ? c->size - at :
+						      nb * c->block;
 		if (!map && pread(fd, c->buf, blen, at) != (ssize_t)blen) {
 			pr_perror("Image %s: can't read %zu bytes at %" PRIu64,
 				  name, blen, at);
 			return -1;
 		}
-		if (verify_chunk(name, map ? map + at : c->buf, blen, c->block,
+		if (verify_chunk(name, map ? map + (at - map_off) : c->buf,
+				 blen, c->block,
 				 c->crcs + b, at))
 			return -1;
-		c->ok[b] = 1;
+		memset(c->ok + b, 1, nb);
 	}
 	return 0;
 }
@@ -945,8 +966,6 @@ struct pages_filler {
 	int img_fd;			/* the pages image, ours */
 	char img_name[64];
 	uint64_t img_size;
-	unsigned char *win;		/* a window of it mapped, the copy source */
-	uint64_t win_off, win_len;
 	const VmaEntry *vma;		/* the VMA runs are going into */
 	int registered;			/* ... and it is registered with uffd */
 	int vma_lazy;			/* ... and stays so: its runs are lazy */
@@ -1206,10 +1225,49 @@ static int64_t uffd_copy_range(int uffd, uint64_t dst, const unsigned char *src,
 /* The source is no part of this task's pages image: nothing to check. */
 #define NO_IMAGE	UINT64_MAX
 
-/* A part of a run: its blocks checked, then copied. */
+/*
+ * The image is the copy source, mapped a window at a time so our memory
+ * stays bounded; mapping it copies nothing where read() into a buffer would.
+ * Each copying thread has its own window.
+ */
+struct img_window {
+	unsigned char *map;
+	uint64_t off, len;
+};
+
+static const unsigned char *img_window_at(const struct pages_filler *pf,
+					  struct img_window *w, uint64_t off,
+					  uint64_t *avail)
+{
+	uint64_t wo = off & ~(UFFD_WINDOW - 1);
+
+	if (!w->map || wo != w->off) {
+		if (w->map)
+			munmap(w->map, w->len);
+		w->off = wo;
+		w->len = pf->img_size - wo < UFFD_WINDOW ?
+			 pf->img_size - wo : UFFD_WINDOW;
+		/* not populated here: the copy faults it in as it goes */
+		w->map = mmap(NULL, w->len, PROT_READ, MAP_PRIVATE,
+			      pf->img_fd, wo);
+		if (w->map == MAP_FAILED) {
+			w->map = NULL;
+			pr_perror("Can't map %" PRIu64 " bytes at %" PRIu64 " of the pages image of PID %d",
+				  w->len, wo, pf->t->pid);
+			return NULL;
+		}
+	}
+	*avail = w->off + w->len - off;
+	return w->map + (off - wo);
+}
+
+/*
+ * A part of a run: from the image at OFF (through the part's own window),
+ * or from the buffer SRC when OFF is NO_IMAGE.
+ */
 struct uffd_copy_part {
 	struct pages_filler *pf;
-	uint64_t dst, off, len;		/* off: in the image, -1: not */
+	uint64_t dst, off, len;
 	const unsigned char *src;
 	int64_t done;			/* -1: failed, said why */
 };
@@ -1217,16 +1275,45 @@ struct uffd_copy_part {
 static void uffd_copy_part(struct uffd_copy_part *p)
 {
 	struct pages_filler *pf = p->pf;
+	uint64_t step = p->len, done = 0, n, avail;
+	struct img_window w = { 0 };
+	const unsigned char *src;
+	int64_t got;
 
+	if (p->off != NO_IMAGE && pf->crc.n)
+		step = (uint64_t)pf->crc.block * VERIFY_CHUNK;
+	/*
+	 * Check a few blocks, then copy them while they are still in the
+	 * cache: the copy does not read them from memory again.
+	 */
 	p->done = -1;
-	if (p->off != NO_IMAGE &&
-	    pages_crc_check(&pf->crc, pf->img_fd, p->src - p->off,
-			    pf->img_name, p->off, p->len))
-		return;
-	p->done = uffd_copy_range(pf->uffd, p->dst, p->src, p->len);
-	if (p->done < 0)
-		pr_perror("PID %d: UFFDIO_COPY of %" PRIu64 " bytes to %#" PRIx64,
-			  pf->t->pid, p->len, p->dst);
+	while (done < p->len) {
+		n = p->len - done < step ? p->len - done : step;
+		src = p->src + done;
+		if (p->off != NO_IMAGE) {
+			src = img_window_at(pf, &w, p->off + done, &avail);
+			if (!src)
+				goto out;
+			if (n > avail)
+				n = avail;
+			if (pages_crc_check(&pf->crc, pf->img_fd, w.map, w.off,
+					    pf->img_name, p->off + done, n))
+				goto out;
+		}
+		got = uffd_copy_range(pf->uffd, p->dst + done, src, n);
+		if (got < 0) {
+			pr_perror("PID %d: UFFDIO_COPY of %" PRIu64 " bytes to %#" PRIx64,
+				  pf->t->pid, n, p->dst + done);
+			goto out;
+		}
+		done += got;
+		if ((uint64_t)got < n)
+			break;
+	}
+	p->done = done;
+out:
+	if (w.map)
+		munmap(w.map, w.len);
 }
 
 static void *uffd_copy_thread(void *arg)
@@ -1239,12 +1326,12 @@ static void *uffd_copy_thread(void *arg)
 #define UFFD_SPLIT_MIN	(4ULL << 20)
 
 /*
- * Copy LEN bytes at image offset OFF (mapped at SRC) to DST, each checksum
- * block checked first, once. Allocating the pages is most of the cost, and
- * it goes as fast on two CPUs as on one each: a second thread checks and
- * copies the second half, cut at a block boundary so no block is the two
- * threads'. Returns the bytes done before the kernel refused (EINVAL: the
- * caller falls back), or -1.
+ * Copy LEN bytes to DST from image offset OFF (or from SRC, see above), each
+ * checksum block checked first, once. Allocating the pages is most of the
+ * cost, and it goes as fast on two CPUs as on one each: a second thread
+ * checks and copies the second half, cut at a block boundary so no block is
+ * the two threads'. Returns the bytes done before the kernel refused
+ * (EINVAL: the caller falls back), or -1.
  */
 static int64_t uffd_copy(struct pages_filler *pf, uint64_t dst,
 			 const unsigned char *src, uint64_t off, uint64_t len)
@@ -1264,7 +1351,7 @@ static int64_t uffd_copy(struct pages_filler *pf, uint64_t dst,
 	a.len = cut;
 	b = (struct uffd_copy_part){ pf, dst + cut,
 				     off == NO_IMAGE ? NO_IMAGE : off + cut,
-				     len - cut, src + cut, 0 };
+				     len - cut, src ? src + cut : NULL, 0 };
 	if (b.len && pthread_create(&th, NULL, uffd_copy_thread, &b))
 		a.len = len;
 	uffd_copy_part(&a);
@@ -1279,63 +1366,27 @@ static int64_t uffd_copy(struct pages_filler *pf, uint64_t dst,
 	return a.len + b.done;
 }
 
-/*
- * The image is the copy source, mapped a window at a time so our memory stays
- * bounded; mapping it copies nothing where read() into a buffer would.
- */
-static const unsigned char *uffd_src(struct pages_filler *pf, uint64_t off,
-				     uint64_t *avail)
-{
-	uint64_t wo = off & ~(UFFD_WINDOW - 1);
-
-	if (!pf->win || wo != pf->win_off) {
-		if (pf->win)
-			munmap(pf->win, pf->win_len);
-		pf->win_off = wo;
-		pf->win_len = pf->img_size - wo < UFFD_WINDOW ?
-			      pf->img_size - wo : UFFD_WINDOW;
-		/* not populated here: the two copying threads fault it in */
-		pf->win = mmap(NULL, pf->win_len, PROT_READ,
-			       MAP_PRIVATE, pf->img_fd, wo);
-		if (pf->win == MAP_FAILED) {
-			pf->win = NULL;
-			pr_perror("Can't map %" PRIu64 " bytes at %" PRIu64 " of the pages image of PID %d",
-				  pf->win_len, wo, pf->t->pid);
-			return NULL;
-		}
-	}
-	*avail = pf->win_off + pf->win_len - off;
-	return pf->win + (off - wo);
-}
-
 /* Fill a run by uffd; returns the bytes done (the rest goes by preadv), or -1. */
 static int64_t uffd_fill(struct pages_filler *pf, uint64_t vaddr, uint64_t len,
 			 uint64_t off)
 {
-	const unsigned char *src;
-	uint64_t done = 0, chunk;
 	int64_t n;
 
-	while (pf->registered && done < len) {
-		src = uffd_src(pf, off + done, &chunk);
-		if (!src)
-			return -1;
-		if (chunk > len - done)
-			chunk = len - done;
-		n = uffd_copy(pf, vaddr + done, src, off + done, chunk);
-		if (n < 0)
-			return -1;
-		done += n;
-		pf->t->pages_restored += n / getpagesize();
-		if ((uint64_t)n == chunk)
-			continue;
-		pr_debug("PID %d: UFFDIO_COPY to %#" PRIx64 ": EINVAL, the rest of VMA %#" PRIx64 " is filled by preadv\n",
-			 pf->t->pid, vaddr + done, pf->vma->start);
-		if (uffd_unregister(pf))
-			return -1;
-	}
-	return done;
+	if (!pf->registered)
+		return 0;
+	n = uffd_copy(pf, vaddr, NULL, off, len);
+	if (n < 0)
+		return -1;
+	pf->t->pages_restored += n / getpagesize();
+	if ((uint64_t)n == len)
+		return n;
+	pr_debug("PID %d: UFFDIO_COPY to %#" PRIx64 ": EINVAL, the rest of VMA %#" PRIx64 " is filled by preadv\n",
+		 pf->t->pid, vaddr + n, pf->vma->start);
+	if (uffd_unregister(pf))
+		return -1;
+	return n;
 }
+
 
 static int fill_run(struct pages_filler *pf, uint64_t vaddr, uint64_t len,
 		    uint64_t off)
@@ -1352,7 +1403,7 @@ static int fill_run(struct pages_filler *pf, uint64_t vaddr, uint64_t len,
 		return -1;
 	/* what the task reads from the image itself: checked here first */
 	if ((uint64_t)done < len &&
-	    pages_crc_check(&pf->crc, pf->img_fd, NULL, pf->img_name,
+	    pages_crc_check(&pf->crc, pf->img_fd, NULL, 0, pf->img_name,
 			    off + done, len - done))
 		return -1;
 	return fill_queue(pf, vaddr + done, len - done, off + done);
@@ -1492,8 +1543,6 @@ static int fill_finish(struct pages_filler *pf, int ok)
 		close(pf->uffd);
 	if (pf->img_fd >= 0)
 		close(pf->img_fd);
-	if (pf->win)
-		munmap(pf->win, pf->win_len);
 	if (pf->fd >= 0)
 		fill_call(pf, SYS_close, pf->fd, 0, 0, 0);
 	for (i = 0; pf->prev_fd && i < pf->t->chain->n; i++)
@@ -1528,7 +1577,8 @@ int pages_restore(struct rst_task *t)
 	ret = total ? uffd_setup(&pf) : 0;
 	/* the image is checked as it is used, not read once more before */
 	if (!ret && total)
-		ret = pages_crc_init(&pf.crc, pr.head, pf.img_size);
+		ret = pages_crc_init(&pf.crc, pr.head, pf.img_name,
+				     pf.img_size);
 	while (!ret && (ret = pagemap_next(&pr, &pe)) == 1) {
 		uint64_t len = pe->nr_pages * page, vaddr = pe->vaddr;
 		int in_parent = pe->in_parent, in_prev = pe->in_prev;

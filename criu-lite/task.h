@@ -316,10 +316,14 @@ struct pages_crc {
 	unsigned char *buf;
 };
 int pages_crc_init(struct pages_crc *c, const PagemapHead *head,
-		   uint64_t size);
-/* From MAP, the image mapped whole, if not NULL; else read from FD. */
+		   const char *name, uint64_t size);
+/*
+ * From MAP, the image mapped from MAP_OFF on (covering every block that
+ * [OFF, OFF + LEN) touches), if not NULL; else read from FD.
+ */
 int pages_crc_check(struct pages_crc *c, int fd, const unsigned char *map,
-		    const char *name, uint64_t off, uint64_t len);
+		    uint64_t map_off, const char *name, uint64_t off,
+		    uint64_t len);
 void pages_crc_free(struct pages_crc *c);
 int pagemap_load_temps(int dirfd, unsigned int id, struct cold_runs *runs);
 int pages_snapshot(struct dump_task *t);
