@@ -32,7 +32,7 @@
 #define MADV_POPULATE_WRITE	23
 #endif
 
-#define COPY_BUF_SIZE	(4u << 20)
+#define COPY_BUF_SIZE	(6u << 20)
 #define PM_BATCH	32768		/* pagemap entries read at once */
 #define IOV_BATCH	1024		/* UIO_MAXIOV */
 #define POPULATE_MIN	16		/* smaller runs just fault in */

@@ -98,9 +98,9 @@ void crc32c_blocks(const void *buf, size_t len, size_t block, uint32_t *out)
 	}
 }
 
-static int stream_push(struct crc32c_stream *s)
+static int stream_reserve(struct crc32c_stream *s, size_t more)
 {
-	if (s->n == s->cap) {
+	if (s->n + more > s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 256;
 		uint32_t *n = realloc(s->crcs, cap * sizeof(*n));
 
@@ -109,6 +109,13 @@ static int stream_push(struct crc32c_stream *s)
 		s->crcs = n;
 		s->cap = cap;
 	}
+	return 0;
+}
+
+static int stream_push(struct crc32c_stream *s)
+{
+	if (stream_reserve(s, 1))
+		return -1;
 	s->crcs[s->n++] = s->crc;
 	s->crc = 0;
 	s->fill = 0;
@@ -119,6 +126,15 @@ int crc32c_stream_add(struct crc32c_stream *s, const void *buf, size_t len)
 {
 	const unsigned char *p = buf;
 
+	/* whole blocks at a block boundary: three at a time */
+	while (s->fill == 0 && len >= 3 * s->block && have_hw()) {
+		if (stream_reserve(s, 3))
+			return -1;
+		crc_hw3(p, s->block, s->crcs + s->n);
+		s->n += 3;
+		p += 3 * s->block;
+		len -= 3 * s->block;
+	}
 	while (len) {
 		size_t n = s->block - s->fill;
 

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * lib/crc32c.c: the standard check values, blocks computed three at a time
- * equal to blocks computed one by one and to a stream fed in odd pieces,
+ * equal to blocks computed one by one and to a stream fed in odd pieces
+ * or at block boundaries,
  * and a single flipped bit always changes the CRC of its block.
  */
 #include <stdint.h>
@@ -80,6 +81,26 @@ Test(crc32c, stream_in_pieces)
 		off += n;
 		piece = piece * 3 + 1;
 	}
+	cr_assert_eq(crc32c_stream_end(&s), 0);
+	cr_assert_eq(s.n, NBLK);
+	cr_assert_arr_eq(s.crcs, want, sizeof(want));
+	free(s.crcs);
+	free(b);
+}
+
+/* Fed at block boundaries, whole triples take the three-at-a-time path. */
+Test(crc32c, stream_at_block_boundaries)
+{
+	static const size_t cuts[] = { 0, BLOCK, 5 * BLOCK, LEN };
+	struct crc32c_stream s = { .block = BLOCK };
+	unsigned char *b = pattern();
+	uint32_t want[NBLK];
+	size_t i;
+
+	crc32c_blocks(b, LEN, BLOCK, want);
+	for (i = 0; i + 1 < sizeof(cuts) / sizeof(cuts[0]); i++)
+		cr_assert_eq(crc32c_stream_add(&s, b + cuts[i],
+					       cuts[i + 1] - cuts[i]), 0);
 	cr_assert_eq(crc32c_stream_end(&s), 0);
 	cr_assert_eq(s.n, NBLK);
 	cr_assert_arr_eq(s.crcs, want, sizeof(want));
