@@ -94,7 +94,6 @@ static int scratch_setup(struct dump_task *t, uint64_t sp)
 	struct remote *r = &t->remote;
 	uint64_t lo = (sp - 128 - DUMP_SCRATCH - 64) & ~63ULL;
 	const VmaEntry *v = mm_find_vma(t->mm, lo);
-	long ret;
 
 	r->scratch_len = DUMP_SCRATCH;
 	if (v && v == mm_find_vma(t->mm, sp - 1) && (v->prot & PROT_WRITE) &&
@@ -106,6 +105,14 @@ static int scratch_setup(struct dump_task *t, uint64_t sp)
 		r->scratch = lo;
 		return 0;
 	}
+	return scratch_map(t);
+}
+
+int scratch_map(struct dump_task *t)
+{
+	struct remote *r = &t->remote;
+	long ret;
+
 	if (remote_syscall(r, &ret, SYS_mmap, 0, DUMP_SCRATCH,
 			   PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 			   -1, 0))
@@ -116,11 +123,12 @@ static int scratch_setup(struct dump_task *t, uint64_t sp)
 		return -1;
 	}
 	r->scratch = ret;
+	r->scratch_len = DUMP_SCRATCH;
 	t->scratch_mapped = 1;
 	return 0;
 }
 
-static int scratch_release(struct dump_task *t)
+int scratch_release(struct dump_task *t)
 {
 	struct remote *r = &t->remote;
 	long ret = 0;
@@ -146,24 +154,39 @@ static int scratch_release(struct dump_task *t)
  * frozen (a SIGCHLD from a child that exited just before the freeze) would
  * otherwise stop the injected call; it stays pending and is dumped as such.
  */
+int task_remote_begin(struct dump_task *t, pid_t tid, uint64_t *blocked)
+{
+	/*
+	 * Everything blocked while injected syscalls run: a signal pending
+	 * now (a child that just exited sent SIGCHLD) must stay pending, as
+	 * it is dumped, and not be delivered into the middle of them.
+	 */
+	if (ptrace_get_sigmask(tid, blocked) || ptrace_set_sigmask(tid, ~0ULL))
+		return -1;
+	if (remote_start(&t->remote, tid, REMOTE_SYSCALL_STOPS, t->syscall_ip)) {
+		ptrace_set_sigmask(tid, *blocked);
+		return -1;
+	}
+	return 0;
+}
+
+int task_remote_end(struct dump_task *t, pid_t tid, uint64_t blocked)
+{
+	int ret = scratch_release(t);
+
+	if (remote_finish(&t->remote) || ptrace_set_sigmask(tid, blocked))
+		ret = -1;
+	return ret;
+}
+
 static int dump_thread_remote(struct dump_task *t, size_t i)
 {
 	ThreadCoreEntry *tc = task_thread_core(t->core, i);
 	pid_t tid = t->tids[i];
 	int ret;
 
-	/*
-	 * Everything blocked while injected syscalls run: a signal pending
-	 * now (a child that just exited sent SIGCHLD) must stay pending, as
-	 * it is dumped, and not be delivered into the middle of them.
-	 */
-	if (ptrace_get_sigmask(tid, &tc->blocked) ||
-	    ptrace_set_sigmask(tid, ~0ULL))
+	if (task_remote_begin(t, tid, &tc->blocked))
 		return -1;
-	if (remote_start(&t->remote, tid, REMOTE_SYSCALL_STOPS, t->syscall_ip)) {
-		ptrace_set_sigmask(tid, tc->blocked);
-		return -1;
-	}
 	ret = scratch_setup(t, tc->regs->sp);
 	if (!ret && i == 0)
 		ret = signals_dump(t) || creds_dump(t) || misc_dump(t) ||
@@ -171,9 +194,7 @@ static int dump_thread_remote(struct dump_task *t, size_t i)
 	if (!ret)
 		ret = signals_dump_thread(t, tid, tc) ||
 		      misc_dump_thread(t, tid, tc);
-	if (scratch_release(t))
-		ret = -1;
-	if (remote_finish(&t->remote) || ptrace_set_sigmask(tid, tc->blocked))
+	if (task_remote_end(t, tid, tc->blocked))
 		ret = -1;
 	return ret ? -1 : 0;
 }

@@ -39,6 +39,48 @@
 #define PREADV_MAX	(1ULL << 30)
 #define UFFD_WINDOW	(32ULL << 20)	/* of the pages image mapped by a thread */
 
+/*
+ * An image mapped a window at a time, so our memory stays bounded; mapping
+ * it copies nothing where read() into a buffer would. At restore it is the
+ * copy source (each copying thread has its own window); at dump, what the
+ * checksums are taken from.
+ */
+struct img_window {
+	unsigned char *map;
+	uint64_t off, len;
+};
+
+static void img_window_drop(struct img_window *w)
+{
+	if (w->map)
+		munmap(w->map, w->len);
+	w->map = NULL;
+}
+
+/* OFF of FD (SIZE bytes, or growing: UINT64_MAX) in W; *AVAIL from there. */
+static const unsigned char *img_window_at(struct img_window *w, int fd,
+					  uint64_t size, const char *name,
+					  uint64_t off, uint64_t *avail)
+{
+	uint64_t wo = off & ~(UFFD_WINDOW - 1);
+
+	if (!w->map || wo != w->off) {
+		img_window_drop(w);
+		w->off = wo;
+		w->len = size - wo < UFFD_WINDOW ? size - wo : UFFD_WINDOW;
+		/* not populated here: the reader faults it in as it goes */
+		w->map = mmap(NULL, w->len, PROT_READ, MAP_SHARED, fd, wo);
+		if (w->map == MAP_FAILED) {
+			w->map = NULL;
+			pr_perror("Can't map %" PRIu64 " bytes at %" PRIu64 " of image %s",
+				  w->len, wo, name);
+			return NULL;
+		}
+	}
+	*avail = w->off + w->len - off;
+	return w->map + (off - wo);
+}
+
 struct pages_dumper {
 	struct dump_task *t;
 	struct page_xfer xfer;		/* where the pages go */
@@ -69,6 +111,13 @@ struct pages_dumper {
 	int use_prev;
 	uint64_t prev_pages;
 	size_t snap_pos;		/* pre-dump: next entry of t->pm_snap */
+	/* the task splices its pages to us (pages-splice.c), or not */
+	struct pages_splice ps;
+	int splicing;
+	size_t limit;			/* bytes flushed at once */
+	int img_rd;			/* the image, read back to checksum */
+	uint64_t crc_off;		/* ... up to here */
+	struct img_window crc_win;
 };
 
 static int add_run(struct pages_dumper *pd, uint64_t vaddr, uint64_t nr,
@@ -169,11 +218,108 @@ static int read_pinned(struct pages_dumper *pd, int first, int n,
 	return 0;
 }
 
+/* LEN bytes at ADDR of the task, read by us, into pipe B. */
+static int copy_into_pipe(struct pages_dumper *pd, int b, uint64_t addr,
+			  size_t len)
+{
+	while (len) {
+		struct iovec v = { (void *)addr, len < pd->limit ? len : pd->limit };
+
+		if (read_via_mem(pd, &v, pd->buf) ||
+		    pages_splice_ours(&pd->ps, b, pd->buf, v.iov_len))
+			return -1;
+		addr += v.iov_len;
+		len -= v.iov_len;
+	}
+	return 0;
+}
+
+/*
+ * The batch into pipe B: pages the task alone maps by its own vmsplice()
+ * (into shared ones a reference would not do: see read_via_mem), and
+ * whatever it would not give by us.
+ */
+static int splice_batch(struct pages_dumper *pd, int b)
+{
+	ssize_t got = 0;
+	int i, j;
+
+	for (i = 0; i < pd->niov; i = j) {
+		for (j = i + 1; j < pd->niov && pd->pinnable[j] == pd->pinnable[i];
+		     j++)
+			;
+		got = 0;
+		if (pd->pinnable[i]) {
+			got = pages_splice_task(&pd->ps, b, &pd->riov[i], j - i);
+			if (got < 0)
+				return -1;
+		}
+		for (int k = i; k < j; k++) {
+			size_t l = pd->riov[k].iov_len;
+			size_t skip = (size_t)got < l ? (size_t)got : l;
+
+			got -= skip;
+			if (skip < l &&
+			    copy_into_pipe(pd, b,
+					   (uint64_t)pd->riov[k].iov_base + skip,
+					   l - skip))
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The image up to END is written: checksum it from the page cache. Short of
+ * the FINAL call, only whole block triples, which go three at a time.
+ */
+static int crc_image_to(struct pages_dumper *pd, uint64_t end, int final)
+{
+	uint64_t triple = 3ULL * pd->crc.block, n, avail;
+	const unsigned char *p;
+
+	if (!final)
+		end = pd->crc_off + (end - pd->crc_off) / triple * triple;
+	while (pd->crc_off < end) {
+		p = img_window_at(&pd->crc_win, pd->img_rd, UINT64_MAX,
+				  pd->xfer.name, pd->crc_off, &avail);
+		if (!p)
+			return -1;
+		n = end - pd->crc_off < avail ? end - pd->crc_off : avail;
+		if (crc32c_stream_add(&pd->crc, p, n)) {
+			pr_err("Out of memory for the checksums of PID %d's pages\n",
+			       pd->t->pid);
+			return -1;
+		}
+		pd->crc_off += n;
+	}
+	return 0;
+}
+
+static int flush_spliced(struct pages_dumper *pd)
+{
+	int b;
+
+	if (!pd->buffered)
+		return 0;
+	b = pages_splice_next(&pd->ps);
+	if (b < 0 || splice_batch(pd, b))
+		return -1;
+	pages_splice_submit(&pd->ps, b, pd->buffered);
+	pd->written += pd->buffered;
+	pd->niov = 0;
+	pd->buffered = 0;
+	progress("Dumping memory", pd->written, 0, pd->start_us);
+	return crc_image_to(pd, pages_splice_done(&pd->ps), 0);
+}
+
 static int flush_pages(struct pages_dumper *pd)
 {
 	size_t off = 0;
 	int i, j;
 
+	if (pd->splicing)
+		return flush_spliced(pd);
 	for (i = 0; i < pd->niov; i = j) {
 		size_t len = pd->riov[i].iov_len;
 
@@ -229,7 +375,7 @@ static int queue_copy(struct pages_dumper *pd, uint64_t vaddr, uint64_t nr,
 	uint64_t len = nr * pd->page;
 
 	while (len) {
-		size_t chunk = COPY_BUF_SIZE - pd->buffered;
+		size_t chunk = pd->limit - pd->buffered;
 
 		if (chunk > len)
 			chunk = len;
@@ -240,7 +386,7 @@ static int queue_copy(struct pages_dumper *pd, uint64_t vaddr, uint64_t nr,
 		pd->buffered += chunk;
 		vaddr += chunk;
 		len -= chunk;
-		if ((pd->buffered == COPY_BUF_SIZE || pd->niov == IOV_BATCH) &&
+		if ((pd->buffered == pd->limit || pd->niov == IOV_BATCH) &&
 		    flush_pages(pd))
 			return -1;
 	}
@@ -503,10 +649,35 @@ static int write_pagemap(int dirfd, struct pages_dumper *pd, unsigned int id,
 				&head.base, pd->runs, pd->nr_runs, &pd->cm);
 }
 
+/* The task splices its pages to us if it can (pages-splice.c). */
+static int splice_setup(struct pages_dumper *pd)
+{
+	char path[64];
+	int ret;
+
+	pd->limit = COPY_BUF_SIZE;
+	if (page_server_active())
+		return 0;
+	ret = pages_splice_start(&pd->ps, pd->t, pd->xfer.fd);
+	if (ret)
+		return ret < 0 ? -1 : 0;
+	pd->splicing = 1;
+	if (pd->ps.cap < pd->limit)
+		pd->limit = pd->ps.cap;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", pd->xfer.fd);
+	pd->img_rd = open(path, O_RDONLY | O_CLOEXEC);
+	pd->buf = malloc(pd->limit);
+	if (pd->img_rd < 0 || !pd->buf) {
+		pr_perror("Can't open image %s to read it back", pd->xfer.name);
+		return -1;
+	}
+	return 0;
+}
+
 int pages_dump(int dirfd, struct dump_task *t, struct dump_stats *st)
 {
 	struct pages_dumper pd = { .t = t, .mem_fd = -1, .page = getpagesize(),
-				   .parent_pm_fd = -1,
+				   .parent_pm_fd = -1, .img_rd = -1,
 				   .crc = { .block = PAGES_CRC_BLOCK } };
 	unsigned int id = t->mm->pages_id;
 	uint64_t *pme = NULL, t0 = now_us();
@@ -519,8 +690,12 @@ int pages_dump(int dirfd, struct dump_task *t, struct dump_stats *st)
 	if (page_xfer_open(&pd.xfer, dirfd, name))
 		return -1;
 	pm_fd = pagemap_open(t->pid);
-	pd.aw = aw_start(COPY_BUF_SIZE, pages_sink, &pd);
-	pd.buf = pd.aw ? aw_buffer(pd.aw) : NULL;
+	if (splice_setup(&pd))
+		goto out;
+	if (!pd.splicing) {
+		pd.aw = aw_start(COPY_BUF_SIZE, pages_sink, &pd);
+		pd.buf = pd.aw ? aw_buffer(pd.aw) : NULL;
+	}
 	pme = malloc(PM_BATCH * sizeof(*pme));
 	pd.prev_ok = malloc(PM_BATCH);
 	if (coldmark_dump_init(&pd.cm, t->pid, PM_BATCH) ||
@@ -539,8 +714,12 @@ int pages_dump(int dirfd, struct dump_task *t, struct dump_stats *st)
 	}
 	if (flush_pages(&pd))
 		goto out;
-	ret = aw_finish(pd.aw);
+	ret = pd.splicing ? pages_splice_finish(&pd.ps) : aw_finish(pd.aw);
 	pd.aw = NULL;
+	if (!ret && pd.splicing) {
+		pd.xfer.bytes = pd.written;
+		ret = crc_image_to(&pd, pd.written, 1);
+	}
 	if (ret)
 		goto out;
 	progress_done();
@@ -556,6 +735,14 @@ int pages_dump(int dirfd, struct dump_task *t, struct dump_stats *st)
 out:
 	/* the thread may still write: stop it before the buffers go */
 	aw_finish(pd.aw);
+	if (pd.splicing) {
+		if (pages_splice_stop(&pd.ps))
+			ret = -1;
+		free(pd.buf);
+	}
+	img_window_drop(&pd.crc_win);
+	if (pd.img_rd >= 0)
+		close(pd.img_rd);
 	st->memdump_us += now_us() - t0;
 	if (pm_fd >= 0)
 		close(pm_fd);
@@ -1226,42 +1413,6 @@ static int64_t uffd_copy_range(int uffd, uint64_t dst, const unsigned char *src,
 #define NO_IMAGE	UINT64_MAX
 
 /*
- * The image is the copy source, mapped a window at a time so our memory
- * stays bounded; mapping it copies nothing where read() into a buffer would.
- * Each copying thread has its own window.
- */
-struct img_window {
-	unsigned char *map;
-	uint64_t off, len;
-};
-
-static const unsigned char *img_window_at(const struct pages_filler *pf,
-					  struct img_window *w, uint64_t off,
-					  uint64_t *avail)
-{
-	uint64_t wo = off & ~(UFFD_WINDOW - 1);
-
-	if (!w->map || wo != w->off) {
-		if (w->map)
-			munmap(w->map, w->len);
-		w->off = wo;
-		w->len = pf->img_size - wo < UFFD_WINDOW ?
-			 pf->img_size - wo : UFFD_WINDOW;
-		/* not populated here: the copy faults it in as it goes */
-		w->map = mmap(NULL, w->len, PROT_READ, MAP_PRIVATE,
-			      pf->img_fd, wo);
-		if (w->map == MAP_FAILED) {
-			w->map = NULL;
-			pr_perror("Can't map %" PRIu64 " bytes at %" PRIu64 " of the pages image of PID %d",
-				  w->len, wo, pf->t->pid);
-			return NULL;
-		}
-	}
-	*avail = w->off + w->len - off;
-	return w->map + (off - wo);
-}
-
-/*
  * A part of a run: from the image at OFF (through the part's own window),
  * or from the buffer SRC when OFF is NO_IMAGE.
  */
@@ -1291,7 +1442,8 @@ static void uffd_copy_part(struct uffd_copy_part *p)
 		n = p->len - done < step ? p->len - done : step;
 		src = p->src + done;
 		if (p->off != NO_IMAGE) {
-			src = img_window_at(pf, &w, p->off + done, &avail);
+			src = img_window_at(&w, pf->img_fd, pf->img_size,
+					    pf->img_name, p->off + done, &avail);
 			if (!src)
 				goto out;
 			if (n > avail)
@@ -1312,8 +1464,7 @@ static void uffd_copy_part(struct uffd_copy_part *p)
 	}
 	p->done = done;
 out:
-	if (w.map)
-		munmap(w.map, w.len);
+	img_window_drop(&w);
 }
 
 static void *uffd_copy_thread(void *arg)

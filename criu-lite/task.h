@@ -2,6 +2,10 @@
 #ifndef CRIU_LITE_TASK_H
 #define CRIU_LITE_TASK_H
 
+#include <pthread.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
 #include "arena.h"
 #include "crtools.h"
 #include "proc.h"
@@ -229,6 +233,16 @@ struct rst_tree {
 
 /* Put LEN bytes at OFF in the task's scratch area; returns their address. */
 uint64_t scratch_put(struct remote *r, size_t off, const void *buf, size_t len);
+/* A page mapped in the task for injected syscalls' arguments, and gone. */
+int scratch_map(struct dump_task *t);
+int scratch_release(struct dump_task *t);
+/*
+ * A session of injected syscalls in thread TID of T, every signal blocked
+ * meanwhile (*BLOCKED: its mask, put back at the end, with the scratch area
+ * released).
+ */
+int task_remote_begin(struct dump_task *t, pid_t tid, uint64_t *blocked);
+int task_remote_end(struct dump_task *t, pid_t tid, uint64_t blocked);
 
 /* seize.c: freezing the tree */
 int tree_seize(struct dump_tree *tree, pid_t root);
@@ -449,6 +463,52 @@ int lazy_go(void);
 void lazy_abort(void);
 int lazy_guard_detached(struct rst_tree *tree);
 int lazy_guard_wait(struct rst_tree *tree);
+
+/*
+ * pages-splice.c: the frozen task vmsplice()s its pages into a pipe and we
+ * splice() that into the pages image: one copy where reading and writing
+ * make two.
+ */
+#define PAGES_SPLICE_MAX	(1u << 20)	/* bytes per pipe, if we may */
+#define PAGES_SPLICE_MIN	(256u << 10)	/* ... below, not worth it */
+#define PAGES_SPLICE_PIPES	8		/* in the ring */
+struct pages_splice {
+	struct dump_task *t;
+	int rd[PAGES_SPLICE_PIPES];	/* the pipes' ends, ours */
+	int wr[PAGES_SPLICE_PIPES];
+	long task_w[PAGES_SPLICE_PIPES];	/* ... the task's write ends */
+	size_t cap;			/* bytes a pipe holds */
+	uint64_t blocked;		/* the leader's signal mask, put back */
+	int started;
+	/* the thread that splices full pipes into OUT_FD, in turn */
+	int out_fd;
+	pthread_t thread;
+	int thread_on;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	size_t len[PAGES_SPLICE_PIPES];
+	uint64_t queued, done;		/* pipes filled, and drained */
+	uint64_t bytes_done;		/* ... into the image */
+	int failed, stop;
+};
+/* 0: on; 1: not for this task (the copying path it is); -1: failed. */
+int pages_splice_start(struct pages_splice *ps, struct dump_task *t,
+		       int out_fd);
+/* The next pipe to fill, once it is free; -1: the thread failed. */
+int pages_splice_next(struct pages_splice *ps);
+/* Task pages into pipe B: the bytes taken (short at a page it won't give). */
+ssize_t pages_splice_task(struct pages_splice *ps, int b,
+			  const struct iovec *iov, int n);
+/* Our bytes into pipe B. */
+int pages_splice_ours(struct pages_splice *ps, int b, const void *buf,
+		      size_t len);
+/* Pipe B, LEN bytes full, goes to the image. */
+void pages_splice_submit(struct pages_splice *ps, int b, size_t len);
+/* The bytes in the image so far. */
+uint64_t pages_splice_done(struct pages_splice *ps);
+/* Wait for every pipe to be in the image: 0, or -1. */
+int pages_splice_finish(struct pages_splice *ps);
+int pages_splice_stop(struct pages_splice *ps);
 
 /* stats.c */
 void progress(const char *what, uint64_t done, uint64_t total, uint64_t start_us);

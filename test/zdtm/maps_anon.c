@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Private anonymous memory: contents byte for byte, pages never touched
- * read as zero and are not populated, a PROT_NONE guard area stays
- * inaccessible, a read-only area keeps its data and protection, and each
- * VMA keeps its address, protection and flags.
+ * read as zero and are not populated, a PROT_NONE area stays inaccessible
+ * and keeps the data written before it was closed (the dump can't take
+ * those pages the way it takes readable ones), a read-only area keeps its
+ * data and protection, and each VMA keeps its address, protection and
+ * flags.
  */
 #define _GNU_SOURCE
 #include <setjmp.h>
@@ -120,6 +122,7 @@ int main(int argc, char **argv)
 	(void)sink;
 
 	fill_pattern(guard_area, 2 * psz, 7);
+	fill_pattern(guard_area + 2 * psz, 4 * psz, 11);
 	fill_pattern(guard_area + 6 * psz, 2 * psz, 8);
 	guard = guard_area + 2 * psz;
 	if (mprotect(guard, 4 * psz, PROT_NONE))
@@ -177,6 +180,11 @@ int main(int argc, char **argv)
 	for (i = 0; i < 4; i++)
 		if (!read_faults(guard + i * psz))
 			fail("guard page %d is readable", i);
+	if (mprotect(guard, 4 * psz, PROT_READ))
+		fail("mprotect PROT_READ of the guard: %m");
+	off = check_pattern(guard, 4 * psz, 11);
+	if (off != (size_t)-1)
+		fail("data under the PROT_NONE guard differs at offset %zu", off);
 	if (check_pattern(ro, 4 * psz, 9) != (size_t)-1)
 		fail("read-only area differs");
 	if (check_pattern(nr, psz, 10) != (size_t)-1 ||
