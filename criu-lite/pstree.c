@@ -27,6 +27,8 @@
 
 /* a zombie holding a PID is normally reaped within PID 1's ~2 s cycle */
 #define ZOMBIE_WAIT_MS	5000
+/* an exiting task frees its memory first: seconds for a large one */
+#define EXITING_WAIT_MS	60000
 
 const struct dump_task *tree_find(const struct dump_tree *tree, pid_t pid)
 {
@@ -128,8 +130,10 @@ int pstree_dump(int dirfd, const struct dump_tree *tree)
 	return img_close_write(img) || i < tree->n ? -1 : 0;
 }
 
-static int pid_holder(pid_t pid, char *state, char *comm, size_t size,
-		      pid_t *ppid)
+#define PF_EXITING	0x00000004	/* in do_exit(), from its task flags */
+
+static int pid_holder(pid_t pid, char *state, int *exiting, char *comm,
+		      size_t size, pid_t *ppid)
 {
 	struct proc_stat st;
 	char buf[1024];
@@ -149,6 +153,7 @@ static int pid_holder(pid_t pid, char *state, char *comm, size_t size,
 	if (proc_parse_stat_buf(buf, &st))
 		return -1;
 	*state = st.state;
+	*exiting = !!(st.flags & PF_EXITING);
 	*ppid = st.ppid;
 	snprintf(comm, size, "%s", st.comm);
 	return 1;
@@ -209,31 +214,42 @@ void pid_report_taken(pid_t pid)
 }
 
 /*
- * PID must be free for clone3(set_tid). A zombie is waited for (its parent or
- * PID 1 reaps it soon); anything else is reported with who holds it.
+ * PID must be free for clone3(set_tid). A task on its way out (killed by
+ * the dump just before, say, and still freeing its memory) and a zombie are
+ * waited for (the parent or PID 1 reaps it soon); anything else is reported
+ * with who holds it.
  */
 int pid_wait_free(pid_t pid)
 {
 	struct timespec ts = { 0, 10 * 1000 * 1000 };
+	int ewaited = 0, zwaited = 0, ret, exiting = 0;
 	char comm[64], state;
-	int waited = 0, ret;
 	pid_t ppid;
 
 	for (;;) {
-		ret = pid_holder(pid, &state, comm, sizeof(comm), &ppid);
+		ret = pid_holder(pid, &state, &exiting, comm, sizeof(comm),
+				 &ppid);
 		if (ret <= 0)
 			return ret;
-		if (state != 'Z' || waited >= ZOMBIE_WAIT_MS)
+		if (state != 'Z' && exiting && ewaited < EXITING_WAIT_MS) {
+			if (!ewaited)
+				pr_info("PID %d is held by \"%s\", which is exiting: waiting for it\n",
+					pid, comm);
+			ewaited += 10;
+		} else if (state == 'Z' && zwaited < ZOMBIE_WAIT_MS) {
+			if (!zwaited)
+				pr_info("PID %d is held by a zombie (%s), waiting for its parent %d to reap it\n",
+					pid, comm, ppid);
+			zwaited += 10;
+		} else {
 			break;
-		if (!waited)
-			pr_info("PID %d is held by a zombie (%s), waiting for its parent %d to reap it\n",
-				pid, comm, ppid);
+		}
 		nanosleep(&ts, NULL);
-		waited += 10;
 	}
 	pr_err("PID %d is taken by \"%s\" (state %c, parent PID %d)%s; restore --pidns puts the tree in a fresh PID namespace\n",
 	       pid, comm, state, ppid,
-	       state == 'Z' ? ": a zombie nobody reaped within 5 s" : "");
+	       state == 'Z' ? ": a zombie nobody reaped within 5 s" :
+	       exiting ? ": still exiting after 60 s" : "");
 	return -1;
 }
 

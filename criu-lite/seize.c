@@ -362,21 +362,16 @@ void tree_detach(struct dump_tree *tree)
 }
 
 /* Kill a dumped process and wait until each of its threads is gone. */
+/*
+ * Once SIGKILL is sent, the task never runs its own code again; it still
+ * frees its memory before its PID goes, a tenth of a second per GiB. That
+ * is not waited for here: a restore waits for a PID held by a task on its
+ * way out (pid_wait_free()).
+ */
 static void task_kill(struct dump_task *t)
 {
-	int status;
-	size_t i;
-
 	if (pidref_kill(&t->ref, SIGKILL))
 		pr_perror("Can't kill PID %d after the dump", t->pid);
-	/*
-	 * As their tracer we see every thread die, whoever the parent is;
-	 * the leader is reported only after the others are reaped.
-	 */
-	for (i = t->n_tids; i--;)
-		while (waitpid(t->tids[i], &status, __WALL) < 0 &&
-		       errno == EINTR)
-			;
 }
 
 /* Let the tree go (or kill it), children first; free what we held. */
