@@ -33,11 +33,12 @@
 #endif
 
 #define COPY_BUF_SIZE	(6u << 20)
-#define PM_BATCH	32768		/* pagemap entries read at once */
+#define PM_BATCH	8192		/* pagemap entries read at once */
 #define IOV_BATCH	1024		/* UIO_MAXIOV */
 #define POPULATE_MIN	16		/* smaller runs just fault in */
 #define PREADV_MAX	(1ULL << 30)
 #define UFFD_WINDOW	(32ULL << 20)	/* of the pages image mapped by a thread */
+#define CRC_WINDOW	(12ULL << 20)	/* ... mapped at dump: 4 block triples */
 
 /*
  * An image mapped a window at a time, so our memory stays bounded; mapping
@@ -46,6 +47,7 @@
  * checksums are taken from.
  */
 struct img_window {
+	uint64_t size;			/* of a window: whole blocks */
 	unsigned char *map;
 	uint64_t off, len;
 };
@@ -62,12 +64,12 @@ static const unsigned char *img_window_at(struct img_window *w, int fd,
 					  uint64_t size, const char *name,
 					  uint64_t off, uint64_t *avail)
 {
-	uint64_t wo = off & ~(UFFD_WINDOW - 1);
+	uint64_t wo = off / w->size * w->size;
 
 	if (!w->map || wo != w->off) {
 		img_window_drop(w);
 		w->off = wo;
-		w->len = size - wo < UFFD_WINDOW ? size - wo : UFFD_WINDOW;
+		w->len = size - wo < w->size ? size - wo : w->size;
 		/* not populated here: the reader faults it in as it goes */
 		w->map = mmap(NULL, w->len, PROT_READ, MAP_SHARED, fd, wo);
 		if (w->map == MAP_FAILED) {
@@ -678,6 +680,7 @@ int pages_dump(int dirfd, struct dump_task *t, struct dump_stats *st)
 {
 	struct pages_dumper pd = { .t = t, .mem_fd = -1, .page = getpagesize(),
 				   .parent_pm_fd = -1, .img_rd = -1,
+				   .crc_win = { .size = CRC_WINDOW },
 				   .crc = { .block = PAGES_CRC_BLOCK } };
 	unsigned int id = t->mm->pages_id;
 	uint64_t *pme = NULL, t0 = now_us();
@@ -1427,7 +1430,7 @@ static void uffd_copy_part(struct uffd_copy_part *p)
 {
 	struct pages_filler *pf = p->pf;
 	uint64_t step = p->len, done = 0, n, avail;
-	struct img_window w = { 0 };
+	struct img_window w = { .size = UFFD_WINDOW };
 	const unsigned char *src;
 	int64_t got;
 
