@@ -126,7 +126,7 @@ static void one_round(const char *tool, const char *imgdir, const char *ref,
 	unlink(ref);
 }
 
-#define ROUNDS	3
+#define ROUNDS	5
 
 /* The median of field OFF over the rounds. */
 static double round_median(const struct round *r, size_t off)
