@@ -507,7 +507,7 @@ static int dump_vma_pages(struct pages_dumper *pd, int pm_fd, VmaEntry *v,
 
 		if (nr > PM_BATCH)
 			nr = PM_BATCH;
-		/* a cancelled dump stops within one batch (128 MiB) */
+		/* a cancelled dump stops within one batch (32 MiB) */
 		if (pd->t->pm_snap) {
 			memcpy(pme, pd->t->pm_snap + pd->snap_pos,
 			       nr * sizeof(*pme));
