@@ -192,6 +192,8 @@ int main(int argc, char **argv)
 		     (char *[]){ "-t", pidbuf, "--prev-images-dir", "../pre",
 				 "--track-mem", NULL });
 	f_inc = frozen_ms(log);
+	/* killed by the dump, maybe still freeing its memory: reap it */
+	waitpid(pid, NULL, 0);
 	while (waitpid(-1, NULL, WNOHANG) > 0)
 		;
 
