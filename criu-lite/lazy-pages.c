@@ -30,6 +30,7 @@
 #include <inttypes.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,7 +55,8 @@
 			    UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_EVENT_UNMAP | \
 			    UFFD_FEATURE_MISSING_SHMEM)
 #define FAULT_PAGES	32	/* copied on a fault: the page and those after */
-#define PREFETCH_PAGES	512	/* copied between two looks at the faults */
+#define PREFETCH_PAGES	1024	/* copied between two looks at the faults,
+				   by two threads */
 #define UFFD_MSG_BATCH	64
 
 enum lazy_msg_type {
@@ -439,6 +441,89 @@ static void wake(struct lazy_mm *mm, uint64_t addr)
 	ioctl(mm->uffd, UFFDIO_WAKE, &r);
 }
 
+/* One UFFDIO_COPY: what it was asked, and what came of it. */
+struct copy_try {
+	struct lazy_mm *mm;
+	struct dmn_run *r;
+	uint64_t i, n;			/* pages of R */
+	uint64_t copied;		/* pages */
+	int err;			/* 0, an errno, or -1: corrupted */
+};
+
+/* Checksum, then copy: nothing else, so that two threads can do it. */
+static void copy_try(struct copy_try *t)
+{
+	struct lazy_mm *mm = t->mm;
+	uint64_t page = page_size();
+	struct uffdio_copy c = {
+		.dst = t->r->vaddr + t->i * page,
+		.src = (uint64_t)(uintptr_t)(mm->img->map + t->r->off +
+					     t->i * page),
+		.len = t->n * page,
+	};
+
+	t->copied = 0;
+	t->err = 0;
+	/* corrupted: the task must not run on with it (the guard kills it) */
+	if (pages_crc_check(&mm->img->crc, mm->img->fd, mm->img->map, 0,
+			    mm->img->name, t->r->off + t->i * page,
+			    t->n * page)) {
+		t->err = -1;
+		return;
+	}
+	if (!ioctl(mm->uffd, UFFDIO_COPY, &c)) {
+		t->copied = t->n;
+		return;
+	}
+	t->err = errno;
+	if (c.copy > 0)
+		t->copied = c.copy / page;
+}
+
+static int copy_pages(struct daemon *d, struct lazy_mm *mm, struct dmn_run *r,
+		      uint64_t i, uint64_t n);
+
+/* What the copy T did: 0, 1 (EAGAIN) or -1, as copy_pages() says. */
+static int copy_done(struct daemon *d, struct copy_try *t)
+{
+	struct lazy_mm *mm = t->mm;
+	struct dmn_run *r = t->r;
+	uint64_t i = t->i;
+
+	if (t->err < 0)
+		return -1;
+	mark_home(mm, r, i, t->copied);
+	d->fetched += t->copied;
+	switch (t->err) {
+	case 0:
+		return 0;
+	case EAGAIN:
+		return 1;
+	case EEXIST:
+		/* there already: filled by a fault or a copy before */
+		i += t->copied;
+		break;
+	case ENOENT:
+		/* across VMAs split (mprotect) since: less; one page: unmapped */
+		if (t->n > 1)
+			return copy_pages(d, mm, r, i, t->n / 2);
+		break;
+	case ESRCH:
+		mm->dead = 1;
+		return 0;
+	default:
+		errno = t->err;
+		pr_perror("lazy-pages: PID %d%s: UFFDIO_COPY of %" PRIu64 " pages to %#" PRIx64,
+			  mm->pid, mm->forked ? " (a child of)" : "", t->n,
+			  r->vaddr + i * page_size());
+		return -1;
+	}
+	/* page I needs nothing more: whoever waits on it may go on */
+	mark_home(mm, r, i, 1);
+	wake(mm, r->vaddr + i * page_size());
+	return 0;
+}
+
 /*
  * UFFDIO_COPY N pages of run R from page I. 0: done or nothing to do (the
  * bits say what is home), 1: try again after the pending events (EAGAIN),
@@ -447,51 +532,48 @@ static void wake(struct lazy_mm *mm, uint64_t addr)
 static int copy_pages(struct daemon *d, struct lazy_mm *mm, struct dmn_run *r,
 		      uint64_t i, uint64_t n)
 {
-	uint64_t page = page_size();
-	struct uffdio_copy c = {
-		.dst = r->vaddr + i * page,
-		.src = (uint64_t)(uintptr_t)(mm->img->map + r->off + i * page),
-		.len = n * page,
-	};
+	struct copy_try t = { mm, r, i, n, 0, 0 };
 
-	/* corrupted: the task must not run on with it (the guard kills it) */
-	if (pages_crc_check(&mm->img->crc, mm->img->fd, mm->img->map, 0,
-			    mm->img->name, r->off + i * page, n * page))
-		return -1;
-	if (!ioctl(mm->uffd, UFFDIO_COPY, &c)) {
-		mark_home(mm, r, i, n);
-		d->fetched += n;
-		return 0;
-	}
-	if (c.copy > 0) {
-		mark_home(mm, r, i, c.copy / page);
-		d->fetched += c.copy / page;
-	}
-	switch (errno) {
-	case EAGAIN:
-		return 1;
-	case EEXIST:
-		/* there already: filled by a fault or a copy before */
-		i += c.copy > 0 ? c.copy / page : 0;
-		break;
-	case ENOENT:
-		/* across VMAs split (mprotect) since: less; one page: unmapped */
-		if (n > 1)
-			return copy_pages(d, mm, r, i, n / 2);
-		break;
-	case ESRCH:
-		mm->dead = 1;
-		return 0;
-	default:
-		pr_perror("lazy-pages: PID %d%s: UFFDIO_COPY of %" PRIu64 " pages to %#llx",
-			  mm->pid, mm->forked ? " (a child of)" : "", n,
-			  (unsigned long long)c.dst);
-		return -1;
-	}
-	/* page I needs nothing more: whoever waits on it may go on */
-	mark_home(mm, r, i, 1);
-	wake(mm, r->vaddr + i * page);
-	return 0;
+	copy_try(&t);
+	return copy_done(d, &t);
+}
+
+static void *copy_thread(void *arg)
+{
+	copy_try(arg);
+	return NULL;
+}
+
+/*
+ * Prefetch: the same, two threads each copying a half (allocating the pages
+ * is most of the cost, and goes as fast on two CPUs as on one each). The
+ * cut is at a checksum block of the image, so the threads check no block
+ * twice at once; what came of each is taken here, in order, one thread.
+ */
+static int copy_pages2(struct daemon *d, struct lazy_mm *mm,
+		       struct dmn_run *r, uint64_t i, uint64_t n)
+{
+	uint64_t page = page_size(), unit = mm->img->crc.block / page, cut;
+	uint64_t first = r->off / page + i;	/* in the image */
+	struct copy_try a, b;
+	pthread_t th;
+	int ra, rb;
+
+	if (!unit)
+		unit = 1;
+	cut = (first + n / 2) / unit * unit;
+	cut = cut > first ? cut - first : 0;
+	if (!cut || cut >= n)
+		return copy_pages(d, mm, r, i, n);
+	a = (struct copy_try){ mm, r, i, cut, 0, 0 };
+	b = (struct copy_try){ mm, r, i + cut, n - cut, 0, 0 };
+	if (pthread_create(&th, NULL, copy_thread, &b))
+		return copy_pages(d, mm, r, i, n);
+	copy_try(&a);
+	pthread_join(th, NULL);
+	ra = copy_done(d, &a);
+	rb = copy_done(d, &b);
+	return ra < 0 || rb < 0 ? -1 : ra > rb ? ra : rb;
 }
 
 /* A fault at ADDR: its page (and a few after) from the image, or zeros. */
@@ -740,7 +822,8 @@ static int prefetch(struct daemon *d)
 			j = bit_find(mm->pending, i, i + PREFETCH_PAGES < end ?
 					      i + PREFETCH_PAGES : end, 0);
 			d->rr = (d->rr + k + 1) % d->n_mms;
-			return copy_pages(d, mm, r, i - r->base, j - i) < 0 ? -1 : 0;
+			return copy_pages2(d, mm, r, i - r->base, j - i) < 0 ?
+			       -1 : 0;
 		}
 		/* a remap may have put runs behind the cursor */
 		if (!mm->dead && mm->left)
