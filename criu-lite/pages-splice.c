@@ -23,10 +23,8 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "stream.h"
 #include "task.h"
-
-/* iovecs that fit the scratch page */
-#define SPLICE_IOV_MAX	(4096 / sizeof(struct iovec))
 
 static int task_pipe(struct pages_splice *ps, int b)
 {
@@ -188,8 +186,7 @@ uint64_t pages_splice_done(struct pages_splice *ps)
 	return n;
 }
 
-/* Everything submitted in the image, the thread gone: 0, or -1. */
-static int splice_thread_stop(struct pages_splice *ps)
+int pages_splice_finish(struct pages_splice *ps)
 {
 	int failed;
 
@@ -207,13 +204,9 @@ static int splice_thread_stop(struct pages_splice *ps)
 	return failed ? -1 : 0;
 }
 
-int pages_splice_finish(struct pages_splice *ps)
-{
-	return splice_thread_stop(ps);
-}
-
 /*
- * vmsplice N iovecs of the task (at most SPLICE_IOV_MAX) into pipe B.
+ * vmsplice N iovecs of the task (as many as the scratch area holds) into
+ * pipe B.
  * Returns the bytes spliced, which stop short at the first page the kernel
  * would not take (a PROT_NONE VMA, say), or -1.
  */
@@ -240,12 +233,12 @@ static ssize_t splice_some(struct pages_splice *ps, int b,
 ssize_t pages_splice_task(struct pages_splice *ps, int b,
 			  const struct iovec *iov, int n)
 {
+	int max = ps->t->remote.scratch_len / sizeof(*iov), i, k;
 	size_t total = 0, want;
 	ssize_t got;
-	int i, k;
 
 	for (i = 0; i < n; i += k) {
-		k = n - i < (int)SPLICE_IOV_MAX ? n - i : (int)SPLICE_IOV_MAX;
+		k = n - i < max ? n - i : max;
 		want = 0;
 		for (int j = i; j < i + k; j++)
 			want += iov[j].iov_len;
@@ -262,28 +255,16 @@ ssize_t pages_splice_task(struct pages_splice *ps, int b,
 int pages_splice_ours(struct pages_splice *ps, int b, const void *buf,
 		      size_t len)
 {
-	const char *p = buf;
-
-	while (len) {
-		ssize_t n = write(ps->wr[b], p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			pr_perror("PID %d: can't write %zu bytes to the pipe",
-				  ps->t->pid, len);
-			return -1;
-		}
-		p += n;
-		len -= n;
-	}
-	return 0;
+	if (!stream_write_full(ps->wr[b], buf, len))
+		return 0;
+	pr_perror("PID %d: can't write %zu bytes to the pipe", ps->t->pid, len);
+	return -1;
 }
 
 int pages_splice_stop(struct pages_splice *ps)
 {
 	struct dump_task *t = ps->t;
-	int b, ret = splice_thread_stop(ps);
+	int b, ret = pages_splice_finish(ps);
 	long r;
 
 	for (b = 0; b < PAGES_SPLICE_PIPES; b++) {

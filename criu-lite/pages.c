@@ -220,6 +220,24 @@ static int read_pinned(struct pages_dumper *pd, int first, int n,
 	return 0;
 }
 
+static int crc_add(struct pages_dumper *pd, const void *buf, size_t len)
+{
+	if (!crc32c_stream_add(&pd->crc, buf, len))
+		return 0;
+	pr_err("Out of memory for the checksums of PID %d's pages\n",
+	       pd->t->pid);
+	return -1;
+}
+
+/* The batch is on its way to the image: start the next. */
+static void batch_sent(struct pages_dumper *pd)
+{
+	pd->written += pd->buffered;
+	pd->niov = 0;
+	pd->buffered = 0;
+	progress("Dumping memory", pd->written, 0, pd->start_us);
+}
+
 /* LEN bytes at ADDR of the task, read by us, into pipe B. */
 static int copy_into_pipe(struct pages_dumper *pd, int b, uint64_t addr,
 			  size_t len)
@@ -288,11 +306,8 @@ static int crc_image_to(struct pages_dumper *pd, uint64_t end, int final)
 		if (!p)
 			return -1;
 		n = end - pd->crc_off < avail ? end - pd->crc_off : avail;
-		if (crc32c_stream_add(&pd->crc, p, n)) {
-			pr_err("Out of memory for the checksums of PID %d's pages\n",
-			       pd->t->pid);
+		if (crc_add(pd, p, n))
 			return -1;
-		}
 		pd->crc_off += n;
 	}
 	return 0;
@@ -308,10 +323,7 @@ static int flush_spliced(struct pages_dumper *pd)
 	if (b < 0 || splice_batch(pd, b))
 		return -1;
 	pages_splice_submit(&pd->ps, b, pd->buffered);
-	pd->written += pd->buffered;
-	pd->niov = 0;
-	pd->buffered = 0;
-	progress("Dumping memory", pd->written, 0, pd->start_us);
+	batch_sent(pd);
 	return crc_image_to(pd, pages_splice_done(&pd->ps), 0);
 }
 
@@ -339,11 +351,8 @@ static int flush_pages(struct pages_dumper *pd)
 		off += len;
 	}
 	/* here, not in the writer: it has the page cache to fill */
-	if (crc32c_stream_add(&pd->crc, pd->buf, pd->buffered)) {
-		pr_err("Out of memory for the checksums of PID %d's pages\n",
-		       pd->t->pid);
+	if (crc_add(pd, pd->buf, pd->buffered))
 		return -1;
-	}
 	if (pd->buffered) {
 		memcpy(pd->where[pd->fill], pd->riov,
 		       pd->niov * sizeof(*pd->riov));
@@ -351,10 +360,7 @@ static int flush_pages(struct pages_dumper *pd)
 		pd->fill ^= 1;
 	}
 	aw_submit(pd->aw, pd->buffered);
-	pd->written += pd->buffered;
-	pd->niov = 0;
-	pd->buffered = 0;
-	progress("Dumping memory", pd->written, 0, pd->start_us);
+	batch_sent(pd);
 	pd->buf = aw_buffer(pd->aw);
 	return pd->buf ? 0 : -1;
 }
@@ -668,9 +674,14 @@ static int splice_setup(struct pages_dumper *pd)
 		pd->limit = pd->ps.cap;
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", pd->xfer.fd);
 	pd->img_rd = open(path, O_RDONLY | O_CLOEXEC);
-	pd->buf = malloc(pd->limit);
-	if (pd->img_rd < 0 || !pd->buf) {
+	if (pd->img_rd < 0) {
 		pr_perror("Can't open image %s to read it back", pd->xfer.name);
+		return -1;
+	}
+	pd->buf = malloc(pd->limit);
+	if (!pd->buf) {
+		pr_err("Out of memory for the memory dump of PID %d\n",
+		       pd->t->pid);
 		return -1;
 	}
 	return 0;

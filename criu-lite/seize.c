@@ -361,7 +361,6 @@ void tree_detach(struct dump_tree *tree)
 			task_detach(tree->tasks[i]);
 }
 
-/* Kill a dumped process and wait until each of its threads is gone. */
 /*
  * Once SIGKILL is sent, the task never runs its own code again; it still
  * frees its memory before its PID goes, a tenth of a second per GiB. That

@@ -506,7 +506,7 @@ int pages_splice_ours(struct pages_splice *ps, int b, const void *buf,
 void pages_splice_submit(struct pages_splice *ps, int b, size_t len);
 /* The bytes in the image so far. */
 uint64_t pages_splice_done(struct pages_splice *ps);
-/* Wait for every pipe to be in the image: 0, or -1. */
+/* Every pipe in the image, the thread gone: 0, or -1 (it failed). */
 int pages_splice_finish(struct pages_splice *ps);
 int pages_splice_stop(struct pages_splice *ps);
 
